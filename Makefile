@@ -1,0 +1,90 @@
+# subq: one library (ops/ baselines/ datasets/ bench/), one binary (subq), one Criterion test binary.
+# `make` builds the optimised binary; `make test` runs the tests; `make test-asan` runs them under
+# AddressSanitizer + UBSan; `make reproduce [PROFILE=smoke|default|paper] [ONLY=experiment]` runs the suite.
+
+CC       ?= gcc
+PROFILE  ?= default
+ONLY     ?=
+DEB_PKGS := libfftw3-dev libopenblas-openmp-dev libhdf5-dev hdf5-tools libpng-dev libjpeg62-turbo-dev \
+            gnuplot-nox libcriterion-dev pkg-config
+# Link the OpenMP build of OpenBLAS explicitly (Debian's alternatives may point at the pthread one).
+BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+PKGS     := fftw3f hdf5-serial libpng libjpeg
+
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
+BASE     := -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iops -Ibaselines -Idatasets -Ibench \
+            -I/usr/include/x86_64-linux-gnu/openblas-openmp $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+OPT      := -O2 -march=native -g
+ASAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDLIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+            -lhdf5_hl -lm -fopenmp
+
+LIB_SRC  := $(wildcard ops/*.c baselines/*.c datasets/*.c) $(filter-out bench/main.c,$(wildcard bench/*.c))
+TEST_SRC := $(wildcard tests/*.c)
+HDRS     := $(wildcard ops/*.h baselines/*.h datasets/*.h bench/*.h tests/*.h)
+
+OPT_OBJ  := $(LIB_SRC:%.c=build/opt/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
+
+.PHONY: all deps check-deps test test-asan reproduce bench golden clean
+.DEFAULT_GOAL := all
+
+all: subq
+
+build/opt/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -c $< -o $@
+
+build/asan/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(ASAN) -c $< -o $@
+
+subq: build/opt/bench/main.o $(OPT_OBJ)
+	$(CC) $(OPT) $^ -o $@ $(LDLIBS)
+
+build/opt/test_subq: $(TEST_SRC:%.c=build/opt/%.o) $(OPT_OBJ)
+	$(CC) $(OPT) $^ -o $@ $(LDLIBS) -lcriterion
+
+build/asan/test_subq: $(TEST_SRC:%.c=build/asan/%.o) $(ASAN_OBJ)
+	$(CC) $(ASAN) $^ -o $@ $(LDLIBS) -lcriterion
+
+# Installs the Debian packages when root, otherwise prints the command and fails.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; \
+	else \
+	  echo "deps: missing packages; run: sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; \
+	fi
+
+check-deps: deps
+
+test: check-deps
+	@$(MAKE) --no-print-directory build/opt/test_subq subq
+	./build/opt/test_subq --jobs 2
+
+test-asan: check-deps
+	@$(MAKE) --no-print-directory build/asan/test_subq
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_subq --jobs 2
+
+reproduce: check-deps
+	@$(MAKE) --no-print-directory subq
+	./subq reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
+bench: check-deps
+	@$(MAKE) --no-print-directory subq
+	./subq bench op --op ffn --config d_model=768,d_hidden=3072 --batch 1 --seq-len 4096
+	./subq bench op --op attention --config d_model=768,n_heads=12,impl=naive --batch 1 --seq-len 4096
+	./subq bench op --op attention --config d_model=768,n_heads=12,impl=tiled --batch 1 --seq-len 4096
+
+# Regenerates tests/golden/*.h5 from the PyTorch reference (needs Debian's python3-torch and python3-h5py).
+golden:
+	/usr/bin/python3 baselines/torch/make_golden.py tests/golden
+
+clean:
+	rm -rf build subq

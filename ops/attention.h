@@ -1,0 +1,55 @@
+/* attention: causal multi-head self-attention with the semantics and parameter names of
+ * torch.nn.MultiheadAttention(d_model, n_heads, batch_first=True) called with a causal mask
+ * (query t sees keys s <= t), no dropout.
+ *
+ * Parameters (PyTorch names, in named_parameters() order):
+ *   in_proj_weight  (3D, D)  rows [0,D) make q, [D,2D) k, [2D,3D) v
+ *   in_proj_bias    (3D)
+ *   out_proj.weight (D, D)
+ *   out_proj.bias   (D)
+ * Head h uses channels [h*hd, (h+1)*hd) of q, k, v with hd = D / n_heads; scores are (q . k) / sqrt(hd).
+ *
+ * Two kernels behind one API, chosen by `impl`:
+ *   naive: materialises every (b, h) L x L probability matrix and keeps it for backward (O(B H L^2) memory);
+ *   tiled: FlashAttention's online softmax over key tiles, keeps only the output and the per-row
+ *          log-sum-exp (O(B L D) memory), and recomputes the scores tile by tile in backward.
+ * Both skip nothing observable: they agree to round-off, forward and backward.
+ * Config string: "d_model=64,n_heads=4,impl=naive" (impl: naive|tiled).
+ */
+#ifndef SUBQ_ATTENTION_H
+#define SUBQ_ATTENTION_H
+
+#include "config.h"
+#include "core.h"
+#include "rng.h"
+
+typedef enum AttentionImpl { ATTENTION_NAIVE = 0, ATTENTION_TILED = 1 } AttentionImpl;
+
+typedef struct AttentionConfig {
+    int d_model;
+    int n_heads;
+    int impl; /* AttentionImpl */
+} AttentionConfig;
+
+extern const ConfigField attention_config_fields[];
+extern const int attention_config_field_count;
+
+int attention_validate(const AttentionConfig *cfg, char *err, size_t errlen);
+int attention_param_specs(const AttentionConfig *cfg, ParamSpec *out); /* returns the tensor count (4) */
+size_t attention_num_params(const AttentionConfig *cfg);
+/* PyTorch's MultiheadAttention init: xavier_uniform in_proj_weight, zero biases, out_proj.weight
+ * U(-1/sqrt(D), 1/sqrt(D)). */
+void attention_init(const AttentionConfig *cfg, float *params, Rng *rng);
+size_t attention_act_floats(const AttentionConfig *cfg, int B, int L);
+size_t attention_workspace_floats(const AttentionConfig *cfg, int B, int L);
+/* x, y: (B, L, D). act: attention_act_floats() floats, written by forward, read by backward. */
+void attention_forward(const AttentionConfig *cfg, const float *params, const float *x, float *y, float *act, int B,
+                       int L, Workspace *ws);
+/* Writes dx (B, L, D); accumulates (+=) into dparams (laid out like params). */
+void attention_backward(const AttentionConfig *cfg, const float *params, const float *x, const float *act,
+                        const float *dy, float *dx, float *dparams, int B, int L, Workspace *ws);
+/* Analytic FLOPs of the causal computation: the useful work, identical for both kernels (neither the naive
+ * kernel's masked upper triangle nor the tiled kernel's recomputation in backward is counted). */
+OpFlops attention_flops(const AttentionConfig *cfg, int B, int L);
+
+#endif

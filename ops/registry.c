@@ -1,0 +1,111 @@
+#include "registry.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Typed operator functions take `const XConfig *`; the table stores `const void *` versions. Calling a
+ * function through a pointer of another type is undefined in C, so each operator gets small adapters. */
+#define OP_ADAPTERS(prefix, Type)                                                                                  \
+    static int prefix##_validate_any(const void *c, char *e, size_t n) { return prefix##_validate(c, e, n); }     \
+    static int prefix##_specs_any(const void *c, ParamSpec *o) { return prefix##_param_specs(c, o); }             \
+    static void prefix##_init_any(const void *c, float *p, Rng *r) { prefix##_init(c, p, r); }                    \
+    static size_t prefix##_act_any(const void *c, int B, int L) { return prefix##_act_floats(c, B, L); }          \
+    static size_t prefix##_ws_any(const void *c, int B, int L) { return prefix##_workspace_floats(c, B, L); }     \
+    static void prefix##_forward_any(const void *c, const float *p, const float *x, float *y, float *a, int B,    \
+                                     int L, Workspace *w)                                                         \
+    {                                                                                                             \
+        prefix##_forward(c, p, x, y, a, B, L, w);                                                                 \
+    }                                                                                                             \
+    static void prefix##_backward_any(const void *c, const float *p, const float *x, const float *a,              \
+                                      const float *dy, float *dx, float *dp, int B, int L, Workspace *w)          \
+    {                                                                                                             \
+        prefix##_backward(c, p, x, a, dy, dx, dp, B, L, w);                                                       \
+    }                                                                                                             \
+    static OpFlops prefix##_flops_any(const void *c, int B, int L) { return prefix##_flops(c, B, L); }
+
+#define OP_ENTRY(prefix, summary, din, dout)                                                                      \
+    {#prefix, summary, prefix##_config_fields, &prefix##_config_field_count, prefix##_validate_any, din, dout,    \
+     prefix##_specs_any, prefix##_init_any, prefix##_act_any, prefix##_ws_any, prefix##_forward_any,              \
+     prefix##_backward_any, prefix##_flops_any}
+
+OP_ADAPTERS(linear, LinearConfig)
+OP_ADAPTERS(layernorm, LayerNormConfig)
+OP_ADAPTERS(gelu, GeluConfig)
+OP_ADAPTERS(ffn, FfnConfig)
+OP_ADAPTERS(attention, AttentionConfig)
+
+static int linear_d_in(const void *c) { return ((const LinearConfig *)c)->d_in; }
+static int linear_d_out(const void *c) { return ((const LinearConfig *)c)->d_out; }
+static int layernorm_d(const void *c) { return ((const LayerNormConfig *)c)->d_model; }
+static int gelu_d(const void *c) { return ((const GeluConfig *)c)->d_model; }
+static int ffn_d(const void *c) { return ((const FfnConfig *)c)->d_model; }
+static int attention_d(const void *c) { return ((const AttentionConfig *)c)->d_model; }
+
+/* Indexed by OpKind. */
+static const OpInfo op_table[] = {
+    [OP_LINEAR] = OP_ENTRY(linear, "y = x W^T + b (torch.nn.Linear)", linear_d_in, linear_d_out),
+    [OP_LAYERNORM] = OP_ENTRY(layernorm, "layer normalisation (torch.nn.LayerNorm)", layernorm_d, layernorm_d),
+    [OP_GELU] = OP_ENTRY(gelu, "exact GELU (torch.nn.GELU)", gelu_d, gelu_d),
+    [OP_FFN] = OP_ENTRY(ffn, "dense feed-forward fc2(gelu(fc1(x)))", ffn_d, ffn_d),
+    [OP_ATTENTION] = OP_ENTRY(attention, "causal multi-head attention (naive | tiled)", attention_d, attention_d),
+};
+static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "op_table must have one entry per OpKind");
+
+const OpInfo *op_info(OpKind kind) { return (kind >= 0 && kind < OP_COUNT) ? &op_table[kind] : NULL; }
+
+const OpInfo *op_find(const char *name)
+{
+    for (int k = 0; k < OP_COUNT; k++)
+        if (name && strcmp(op_table[k].name, name) == 0)
+            return &op_table[k];
+    return NULL;
+}
+
+int op_configure(Op *op, const char *name, const char *config, char *err, size_t errlen)
+{
+    memset(op, 0, sizeof *op);
+    const OpInfo *info = op_find(name);
+    if (!info) {
+        snprintf(err, errlen, "unknown operator '%s' (see `subq op list`)", name ? name : "");
+        return -1;
+    }
+    op->info = info;
+    if (config_parse(info->fields, *info->field_count, config, &op->cfg, err, errlen) != 0)
+        return -1;
+    return info->validate(&op->cfg, err, errlen);
+}
+
+int op_config_string(const Op *op, char *out, size_t outlen)
+{
+    return config_format(op->info->fields, *op->info->field_count, &op->cfg, out, outlen);
+}
+
+int op_d_in(const Op *op) { return op->info->d_in(&op->cfg); }
+int op_d_out(const Op *op) { return op->info->d_out(&op->cfg); }
+int op_param_specs(const Op *op, ParamSpec *out) { return op->info->param_specs(&op->cfg, out); }
+
+size_t op_num_params(const Op *op)
+{
+    ParamSpec specs[OP_MAX_PARAM_TENSORS];
+    int count = op_param_specs(op, specs);
+    return core_spec_total(specs, count);
+}
+
+void op_init(const Op *op, float *params, Rng *rng) { op->info->init(&op->cfg, params, rng); }
+size_t op_act_floats(const Op *op, int B, int L) { return op->info->act_floats(&op->cfg, B, L); }
+size_t op_workspace_floats(const Op *op, int B, int L) { return op->info->workspace_floats(&op->cfg, B, L); }
+
+void op_forward(const Op *op, const float *params, const float *x, float *y, float *act, int B, int L,
+                Workspace *ws)
+{
+    op->info->forward(&op->cfg, params, x, y, act, B, L, ws);
+}
+
+void op_backward(const Op *op, const float *params, const float *x, const float *act, const float *dy, float *dx,
+                 float *dparams, int B, int L, Workspace *ws)
+{
+    op->info->backward(&op->cfg, params, x, act, dy, dx, dparams, B, L, ws);
+}
+
+OpFlops op_flops(const Op *op, int B, int L) { return op->info->flops(&op->cfg, B, L); }

@@ -1,0 +1,73 @@
+/* registry: the one table of sequence operators (x (B, L, D_in) -> y (B, L, D_out)) that the runner
+ * (`subq op ...`), the benchmarks and the tests iterate over. Adding an operator means: its module, one
+ * OpKind, one entry in the name table and in op_table (registry.c); a static_assert keeps them in step. */
+#ifndef SUBQ_REGISTRY_H
+#define SUBQ_REGISTRY_H
+
+#include "attention.h"
+#include "config.h"
+#include "core.h"
+#include "ffn.h"
+#include "gelu.h"
+#include "layernorm.h"
+#include "linear.h"
+#include "rng.h"
+
+#define OP_MAX_PARAM_TENSORS 64
+
+typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_COUNT } OpKind;
+
+typedef union OpConfigUnion {
+    LinearConfig linear;
+    LayerNormConfig layernorm;
+    GeluConfig gelu;
+    FfnConfig ffn;
+    AttentionConfig attention;
+} OpConfigUnion;
+
+typedef struct OpInfo {
+    const char *name;
+    const char *summary;
+    const ConfigField *fields;
+    const int *field_count;
+    int (*validate)(const void *cfg, char *err, size_t errlen);
+    int (*d_in)(const void *cfg);
+    int (*d_out)(const void *cfg);
+    int (*param_specs)(const void *cfg, ParamSpec *out);
+    void (*init)(const void *cfg, float *params, Rng *rng);
+    size_t (*act_floats)(const void *cfg, int B, int L);
+    size_t (*workspace_floats)(const void *cfg, int B, int L);
+    void (*forward)(const void *cfg, const float *params, const float *x, float *y, float *act, int B, int L,
+                    Workspace *ws);
+    void (*backward)(const void *cfg, const float *params, const float *x, const float *act, const float *dy,
+                     float *dx, float *dparams, int B, int L, Workspace *ws);
+    OpFlops (*flops)(const void *cfg, int B, int L);
+} OpInfo;
+
+/* A configured operator. */
+typedef struct Op {
+    const OpInfo *info;
+    OpConfigUnion cfg;
+} Op;
+
+const OpInfo *op_info(OpKind kind);
+const OpInfo *op_find(const char *name); /* NULL if unknown */
+/* Parses and validates "k=v,..." for the named operator. Returns -1 with a one-line message. */
+int op_configure(Op *op, const char *name, const char *config, char *err, size_t errlen);
+int op_config_string(const Op *op, char *out, size_t outlen);
+
+/* Convenience wrappers over op->info with op->cfg. */
+int op_d_in(const Op *op);
+int op_d_out(const Op *op);
+int op_param_specs(const Op *op, ParamSpec *out);
+size_t op_num_params(const Op *op);
+void op_init(const Op *op, float *params, Rng *rng);
+size_t op_act_floats(const Op *op, int B, int L);
+size_t op_workspace_floats(const Op *op, int B, int L);
+void op_forward(const Op *op, const float *params, const float *x, float *y, float *act, int B, int L,
+                Workspace *ws);
+void op_backward(const Op *op, const float *params, const float *x, const float *act, const float *dy, float *dx,
+                 float *dparams, int B, int L, Workspace *ws);
+OpFlops op_flops(const Op *op, int B, int L);
+
+#endif

@@ -1,0 +1,149 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fill_normal(float *x, size_t n, uint64_t seed, float std)
+{
+    Rng rng;
+    rng_init(&rng, seed);
+    rng_fill_normal(&rng, x, n, 0.0f, std);
+}
+
+double max_scaled_diff(const float *a, const float *b, size_t n, double floor)
+{
+    double max_diff = 0.0, max_b = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= max_diff)) /* also catches NaN */
+            max_diff = isnan(d) ? INFINITY : d;
+        if (fabs((double)b[i]) > max_b)
+            max_b = fabs((double)b[i]);
+    }
+    return max_diff / (max_b + floor);
+}
+
+static float *alloc_or_null(size_t n) { return n ? core_alloc_floats(n) : NULL; }
+
+int fixture_setup(OpFixture *fx, const char *name, const char *config, int B, int L, uint64_t seed,
+                  float param_noise)
+{
+    char err[CONFIG_ERR_LEN];
+    memset(fx, 0, sizeof *fx);
+    if (op_configure(&fx->op, name, config, err, sizeof err) != 0) {
+        fprintf(stderr, "fixture_setup: %s\n", err);
+        return -1;
+    }
+    fx->B = B;
+    fx->L = L;
+    fx->d_in = op_d_in(&fx->op);
+    fx->d_out = op_d_out(&fx->op);
+    fx->n_params = op_num_params(&fx->op);
+    fx->n_act = op_act_floats(&fx->op, B, L);
+    fx->n_ws = op_workspace_floats(&fx->op, B, L);
+    size_t nx = (size_t)B * L * fx->d_in, ny = (size_t)B * L * fx->d_out;
+    fx->x = core_alloc_floats(nx);
+    fx->dx = core_alloc_floats(nx);
+    fx->y = core_alloc_floats(ny);
+    fx->dy = core_alloc_floats(ny);
+    fx->params = alloc_or_null(fx->n_params);
+    fx->dparams = alloc_or_null(fx->n_params);
+    fx->act = alloc_or_null(fx->n_act);
+    fx->ws_buf = alloc_or_null(fx->n_ws);
+    if (!fx->x || !fx->dx || !fx->y || !fx->dy || (fx->n_params && (!fx->params || !fx->dparams)) ||
+        (fx->n_act && !fx->act) || (fx->n_ws && !fx->ws_buf))
+        return -1;
+    ws_init(&fx->ws, fx->ws_buf, fx->n_ws);
+    fill_normal(fx->x, nx, seed, 1.0f);
+    fill_normal(fx->dy, ny, seed + 1, 1.0f);
+    if (fx->n_params) {
+        Rng rng;
+        rng_init(&rng, seed + 2);
+        op_init(&fx->op, fx->params, &rng);
+        for (size_t i = 0; i < fx->n_params; i++)
+            fx->params[i] += param_noise * rng_normal(&rng);
+    }
+    return 0;
+}
+
+void fixture_teardown(OpFixture *fx)
+{
+    float *bufs[] = {fx->x, fx->y, fx->dy, fx->dx, fx->params, fx->dparams, fx->act, fx->ws_buf};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        core_free(bufs[i]);
+    memset(fx, 0, sizeof *fx);
+}
+
+void fixture_forward(OpFixture *fx)
+{
+    ws_reset(&fx->ws);
+    op_forward(&fx->op, fx->params, fx->x, fx->y, fx->act, fx->B, fx->L, &fx->ws);
+}
+
+void fixture_backward(OpFixture *fx)
+{
+    fixture_forward(fx);
+    if (fx->n_params)
+        memset(fx->dparams, 0, fx->n_params * sizeof(float));
+    ws_reset(&fx->ws);
+    op_backward(&fx->op, fx->params, fx->x, fx->act, fx->dy, fx->dx, fx->dparams, fx->B, fx->L, &fx->ws);
+}
+
+static double loss_of(OpFixture *fx)
+{
+    fixture_forward(fx);
+    size_t ny = (size_t)fx->B * fx->L * fx->d_out;
+    double loss = 0.0;
+    for (size_t i = 0; i < ny; i++)
+        loss += (double)fx->y[i] * fx->dy[i];
+    return loss;
+}
+
+static double numeric_grad(OpFixture *fx, float *value, float eps)
+{
+    float saved = *value;
+    *value = saved + eps;
+    double plus = loss_of(fx);
+    *value = saved - eps;
+    double minus = loss_of(fx);
+    *value = saved;
+    return (plus - minus) / (2.0 * eps);
+}
+
+/* Checks `samples` random entries of one tensor; updates the worst error. */
+static void check_tensor(OpFixture *fx, const char *label, float *values, const float *analytic, size_t n,
+                         float eps, int samples, double atol, Rng *rng, double *worst_err, char *worst,
+                         size_t worst_len)
+{
+    int count = (size_t)samples < n ? samples : (int)n;
+    for (int s = 0; s < count; s++) {
+        size_t i = (size_t)samples < n ? rng_below(rng, (uint32_t)n) : (size_t)s;
+        double num = numeric_grad(fx, &values[i], eps);
+        double err = fabs((double)analytic[i] - num) / (fabs(num) + atol);
+        if (isnan(err))
+            err = INFINITY;
+        if (err > *worst_err) {
+            *worst_err = err;
+            snprintf(worst, worst_len, "%s[%zu]: analytic %.6g numeric %.6g", label, i, (double)analytic[i], num);
+        }
+    }
+}
+
+double gradcheck_op(OpFixture *fx, float eps, int samples, double atol, char *worst, size_t worst_len)
+{
+    Rng rng;
+    rng_init(&rng, 12345);
+    fixture_backward(fx);
+    double worst_err = 0.0;
+    snprintf(worst, worst_len, "(none)");
+    size_t nx = (size_t)fx->B * fx->L * fx->d_in;
+    check_tensor(fx, "x", fx->x, fx->dx, nx, eps, samples, atol, &rng, &worst_err, worst, worst_len);
+    ParamSpec specs[OP_MAX_PARAM_TENSORS];
+    int count = op_param_specs(&fx->op, specs);
+    for (int t = 0; t < count; t++)
+        check_tensor(fx, specs[t].name, fx->params + specs[t].offset, fx->dparams + specs[t].offset,
+                     specs[t].numel, eps, samples, atol, &rng, &worst_err, worst, worst_len);
+    return worst_err;
+}

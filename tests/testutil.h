@@ -1,0 +1,38 @@
+/* testutil: shared helpers for the Criterion tests (finite differences, comparisons, buffers). */
+#ifndef SUBQ_TESTUTIL_H
+#define SUBQ_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry.h"
+
+/* Everything needed to run one configured operator on random data. */
+typedef struct OpFixture {
+    Op op;
+    int B, L, d_in, d_out;
+    size_t n_params, n_act, n_ws;
+    float *x, *y, *dy, *dx, *params, *dparams, *act, *ws_buf;
+    Workspace ws;
+} OpFixture;
+
+/* Configures op `name` with `config` (asserts it is valid), allocates all buffers, fills x and dy with
+ * N(0,1), initialises params with the op's init plus N(0, param_noise) so that zero-initialised biases
+ * are exercised too. Returns 0 on success. */
+int fixture_setup(OpFixture *fx, const char *name, const char *config, int B, int L, uint64_t seed,
+                  float param_noise);
+void fixture_teardown(OpFixture *fx);
+void fixture_forward(OpFixture *fx);
+/* Runs forward then backward (dparams zeroed first). */
+void fixture_backward(OpFixture *fx);
+
+/* Finite-difference check of backward for the loss sum(y * dy), central differences of step eps with the
+ * loss accumulated in double. Checks up to `samples` random entries of x and of every parameter tensor.
+ * Returns the worst error |analytic - numeric| / (|numeric| + atol) over them, and names it in worst. */
+double gradcheck_op(OpFixture *fx, float eps, int samples, double atol, char *worst, size_t worst_len);
+
+/* max |a - b| / (max |b| + floor): a scale-aware error for comparing whole tensors. */
+double max_scaled_diff(const float *a, const float *b, size_t n, double floor);
+void fill_normal(float *x, size_t n, uint64_t seed, float std);
+
+#endif
