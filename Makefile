@@ -17,7 +17,7 @@ BASE     := -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iops -Ibaselines -Idatasets
 OPT      := -O2 -march=native -g
 ASAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
-            -lhdf5_hl -lm -fopenmp
+            -lhdf5_hl -lmvec -lm -fopenmp
 
 LIB_SRC  := $(wildcard ops/*.c baselines/*.c datasets/*.c) $(filter-out bench/main.c,$(wildcard bench/*.c))
 TEST_SRC := $(wildcard tests/*.c)

@@ -64,3 +64,25 @@ size_t core_spec_total(const ParamSpec *specs, int count)
         total += specs[i].numel;
     return total;
 }
+
+#define TRANSPOSE_BLOCK 32
+
+void core_transpose(const float *in, float *out, int batch, int rows, int cols)
+{
+    const int row_blocks = (rows + TRANSPOSE_BLOCK - 1) / TRANSPOSE_BLOCK;
+    const int col_blocks = (cols + TRANSPOSE_BLOCK - 1) / TRANSPOSE_BLOCK;
+    const long tiles = (long)batch * row_blocks * col_blocks;
+#pragma omp parallel for schedule(static) if ((long)batch * rows * cols > 65536)
+    for (long tile = 0; tile < tiles; tile++) {
+        int b = (int)(tile / ((long)row_blocks * col_blocks));
+        int rb = (int)(tile / col_blocks % row_blocks), cb = (int)(tile % col_blocks);
+        const float *src = in + (size_t)b * rows * cols;
+        float *dst = out + (size_t)b * rows * cols;
+        int r1 = rb * TRANSPOSE_BLOCK + TRANSPOSE_BLOCK, c1 = cb * TRANSPOSE_BLOCK + TRANSPOSE_BLOCK;
+        r1 = r1 < rows ? r1 : rows;
+        c1 = c1 < cols ? c1 : cols;
+        for (int r = rb * TRANSPOSE_BLOCK; r < r1; r++)
+            for (int c = cb * TRANSPOSE_BLOCK; c < c1; c++)
+                dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+    }
+}

@@ -57,4 +57,8 @@ void core_free(void *p);
 size_t core_spec(ParamSpec *spec, const char *name, size_t offset, int ndim, const int *shape);
 size_t core_spec_total(const ParamSpec *specs, int count);
 
+/* out (batch, cols, rows) = in (batch, rows, cols) transposed per batch entry; blocked for cache use and
+ * parallel over blocks. Used to switch between (B, L, D) and channel-major (B, D, L). */
+void core_transpose(const float *in, float *out, int batch, int rows, int cols);
+
 #endif

@@ -24,16 +24,17 @@
     }                                                                                                             \
     static OpFlops prefix##_flops_any(const void *c, int B, int L) { return prefix##_flops(c, B, L); }
 
-#define OP_ENTRY(prefix, summary, din, dout)                                                                      \
+#define OP_ENTRY(prefix, summary, din, dout, max_len)                                                             \
     {#prefix, summary, prefix##_config_fields, &prefix##_config_field_count, prefix##_validate_any, din, dout,    \
      prefix##_specs_any, prefix##_init_any, prefix##_act_any, prefix##_ws_any, prefix##_forward_any,              \
-     prefix##_backward_any, prefix##_flops_any}
+     prefix##_backward_any, prefix##_flops_any, max_len}
 
 OP_ADAPTERS(linear, LinearConfig)
 OP_ADAPTERS(layernorm, LayerNormConfig)
 OP_ADAPTERS(gelu, GeluConfig)
 OP_ADAPTERS(ffn, FfnConfig)
 OP_ADAPTERS(attention, AttentionConfig)
+OP_ADAPTERS(fftconv, FftconvConfig)
 
 static int linear_d_in(const void *c) { return ((const LinearConfig *)c)->d_in; }
 static int linear_d_out(const void *c) { return ((const LinearConfig *)c)->d_out; }
@@ -41,14 +42,19 @@ static int layernorm_d(const void *c) { return ((const LayerNormConfig *)c)->d_m
 static int gelu_d(const void *c) { return ((const GeluConfig *)c)->d_model; }
 static int ffn_d(const void *c) { return ((const FfnConfig *)c)->d_model; }
 static int attention_d(const void *c) { return ((const AttentionConfig *)c)->d_model; }
+static int fftconv_d(const void *c) { return ((const FftconvConfig *)c)->d_model; }
+static int fftconv_max_len(const void *c) { return ((const FftconvConfig *)c)->l_max; }
 
 /* Indexed by OpKind. */
 static const OpInfo op_table[] = {
-    [OP_LINEAR] = OP_ENTRY(linear, "y = x W^T + b (torch.nn.Linear)", linear_d_in, linear_d_out),
-    [OP_LAYERNORM] = OP_ENTRY(layernorm, "layer normalisation (torch.nn.LayerNorm)", layernorm_d, layernorm_d),
-    [OP_GELU] = OP_ENTRY(gelu, "exact GELU (torch.nn.GELU)", gelu_d, gelu_d),
-    [OP_FFN] = OP_ENTRY(ffn, "dense feed-forward fc2(gelu(fc1(x)))", ffn_d, ffn_d),
-    [OP_ATTENTION] = OP_ENTRY(attention, "causal multi-head attention (naive | tiled)", attention_d, attention_d),
+    [OP_LINEAR] = OP_ENTRY(linear, "y = x W^T + b (torch.nn.Linear)", linear_d_in, linear_d_out, NULL),
+    [OP_LAYERNORM] = OP_ENTRY(layernorm, "layer normalisation (torch.nn.LayerNorm)", layernorm_d, layernorm_d, NULL),
+    [OP_GELU] = OP_ENTRY(gelu, "exact GELU (torch.nn.GELU)", gelu_d, gelu_d, NULL),
+    [OP_FFN] = OP_ENTRY(ffn, "dense feed-forward fc2(gelu(fc1(x)))", ffn_d, ffn_d, NULL),
+    [OP_ATTENTION] =
+        OP_ENTRY(attention, "causal multi-head attention (naive | tiled)", attention_d, attention_d, NULL),
+    [OP_FFTCONV] = OP_ENTRY(fftconv, "causal per-channel long convolution via FFT, plus skip", fftconv_d, fftconv_d,
+                            fftconv_max_len),
 };
 static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "op_table must have one entry per OpKind");
 
@@ -109,3 +115,17 @@ void op_backward(const Op *op, const float *params, const float *x, const float 
 }
 
 OpFlops op_flops(const Op *op, int B, int L) { return op->info->flops(&op->cfg, B, L); }
+
+int op_check_shape(const Op *op, int B, int L, char *err, size_t errlen)
+{
+    if (B < 1 || L < 1) {
+        snprintf(err, errlen, "%s: need batch >= 1 and sequence length >= 1, got %d x %d", op->info->name, B, L);
+        return -1;
+    }
+    int max_len = op->info->max_len ? op->info->max_len(&op->cfg) : 0;
+    if (max_len > 0 && L > max_len) {
+        snprintf(err, errlen, "%s: sequence length %d exceeds l_max %d", op->info->name, L, max_len);
+        return -1;
+    }
+    return 0;
+}

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "core.h"
 #include "ffn.h"
+#include "fftconv.h"
 #include "gelu.h"
 #include "layernorm.h"
 #include "linear.h"
@@ -15,7 +16,7 @@
 
 #define OP_MAX_PARAM_TENSORS 64
 
-typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_COUNT } OpKind;
+typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_FFTCONV, OP_COUNT } OpKind;
 
 typedef union OpConfigUnion {
     LinearConfig linear;
@@ -23,6 +24,7 @@ typedef union OpConfigUnion {
     GeluConfig gelu;
     FfnConfig ffn;
     AttentionConfig attention;
+    FftconvConfig fftconv;
 } OpConfigUnion;
 
 typedef struct OpInfo {
@@ -42,6 +44,7 @@ typedef struct OpInfo {
     void (*backward)(const void *cfg, const float *params, const float *x, const float *act, const float *dy,
                      float *dx, float *dparams, int B, int L, Workspace *ws);
     OpFlops (*flops)(const void *cfg, int B, int L);
+    int (*max_len)(const void *cfg); /* longest sequence the configured operator accepts; NULL: no limit */
 } OpInfo;
 
 /* A configured operator. */
@@ -69,5 +72,7 @@ void op_forward(const Op *op, const float *params, const float *x, float *y, flo
 void op_backward(const Op *op, const float *params, const float *x, const float *act, const float *dy, float *dx,
                  float *dparams, int B, int L, Workspace *ws);
 OpFlops op_flops(const Op *op, int B, int L);
+/* 0 if the operator accepts B x L inputs; else -1 with a one-line message (e.g. L > l_max). */
+int op_check_shape(const Op *op, int B, int L, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,37 @@
+/* fft: cached FFTW single-precision plans for the real transforms of the long convolutions.
+ *
+ * The FFTW planner is not thread-safe, so plans are created under a mutex and cached per length for the
+ * life of the process (the documented global cache of this module); executing a plan is thread-safe and
+ * uses the new-array interface, so any thread may run a cached plan on its own buffers. New-array
+ * execution needs the buffers aligned as at planning time: every buffer must be CORE_ALIGN_BYTES aligned
+ * and every spectrum is stored with fft_spectrum_stride() complex entries (n/2 + 1 rounded up to a
+ * multiple of 64 bytes), which also keeps the next channel's spectrum aligned. */
+#ifndef SUBQ_FFT_H
+#define SUBQ_FFT_H
+
+#include <stddef.h>
+
+typedef struct FftPlan {
+    int n;          /* real transform length */
+    int bins;       /* n / 2 + 1 complex outputs */
+    int stride;     /* complex entries reserved per spectrum (>= bins, 64-byte multiple) */
+    void *forward;  /* fftwf_plan r2c: n floats -> bins complex */
+    void *backward; /* fftwf_plan c2r: bins complex -> n floats (destroys its input), unnormalised */
+} FftPlan;
+
+/* The cached plan for length n (n >= 1), creating it on first use (which allocates: call it once before
+ * any timed region, e.g. through fftconv_prepare). NULL if FFTW cannot plan it. */
+const FftPlan *fft_plan(int n);
+/* Complex entries to reserve per spectrum of an n-point real transform. */
+int fft_spectrum_stride(int n);
+/* out (bins complex, interleaved re/im floats) = FFT(in (n floats)). */
+void fft_forward(const FftPlan *plan, const float *in, float *out);
+/* out (n floats) = unnormalised inverse FFT(in); in is destroyed. */
+void fft_backward(const FftPlan *plan, float *in, float *out);
+/* FFTW's version string, for provenance. */
+const char *fft_version(void);
+/* Plan flags: FFTW_ESTIMATE by default (bitwise repeatable from run to run); SUBQ_FFTW_MEASURE=1 in the
+ * environment selects FFTW_MEASURE for speed. Read once. */
+int fft_uses_measure(void);
+
+#endif

@@ -1,0 +1,214 @@
+#include "fftconv.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fft.h"
+
+/* Per-thread scratch of the engine: one real buffer of n = 2L floats and four spectra. */
+typedef struct ConvScratch {
+    float *real;   /* (n) */
+    float *kspec;  /* (stride) complex: the channel's kernel spectrum, scaled by 1/n */
+    float *uspec;  /* (stride) complex */
+    float *dspec;  /* (stride) complex */
+    float *accum;  /* (stride) complex: sum over the batch of DY conj(U), for dk */
+} ConvScratch;
+
+static size_t scratch_floats_per_thread(int L)
+{
+    int n = 2 * L, stride = fft_spectrum_stride(n);
+    return ws_floats_for((size_t)n) + 4 * ws_floats_for(2 * (size_t)stride);
+}
+
+size_t fftconv_cm_workspace_floats(int L) { return (size_t)omp_get_max_threads() * scratch_floats_per_thread(L); }
+
+int fftconv_prepare(int L) { return fft_plan(2 * L) ? 0 : -1; }
+
+static ConvScratch scratch_for_thread(float *base, int L)
+{
+    int n = 2 * L, stride = fft_spectrum_stride(n);
+    size_t spec = ws_floats_for(2 * (size_t)stride);
+    float *p = base + (size_t)omp_get_thread_num() * scratch_floats_per_thread(L);
+    float *after_real = p + ws_floats_for((size_t)n);
+    return (ConvScratch){p, after_real, after_real + spec, after_real + 2 * spec, after_real + 3 * spec};
+}
+
+/* spec = FFT(first L values of src, zero-padded to n) * scale. */
+static void padded_spectrum(const FftPlan *plan, const float *src, int L, float scale, float *real, float *spec)
+{
+    for (int t = 0; t < L; t++)
+        real[t] = src[t] * scale;
+    memset(real + L, 0, (size_t)(plan->n - L) * sizeof(float));
+    fft_forward(plan, real, spec);
+}
+
+/* out[f] = a[f] * b[f] (conj_b: * conj(b[f])), complex, over bins. */
+static void spectrum_product(const float *a, const float *b, float *out, int bins, int conj_b)
+{
+    const float sign = conj_b ? -1.0f : 1.0f;
+    for (int f = 0; f < bins; f++) {
+        float ar = a[2 * f], ai = a[2 * f + 1], br = b[2 * f], bi = sign * b[2 * f + 1];
+        out[2 * f] = ar * br - ai * bi;
+        out[2 * f + 1] = ar * bi + ai * br;
+    }
+}
+
+void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const float *u, float *y, int B, int C,
+                        int L, Workspace *ws)
+{
+    const FftPlan *plan = fft_plan(2 * L);
+    float *base = ws_take(ws, fftconv_cm_workspace_floats(L));
+    const float inv_n = 1.0f / (float)(2 * L);
+#pragma omp parallel
+    {
+        ConvScratch s = scratch_for_thread(base, L);
+#pragma omp for schedule(dynamic, 4)
+        for (int c = 0; c < C; c++) {
+            padded_spectrum(plan, k + (size_t)c * k_stride, L, inv_n, s.real, s.kspec);
+            for (int b = 0; b < B; b++) {
+                const float *uc = u + ((size_t)b * C + c) * L;
+                float *yc = y + ((size_t)b * C + c) * L;
+                padded_spectrum(plan, uc, L, 1.0f, s.real, s.uspec);
+                spectrum_product(s.uspec, s.kspec, s.uspec, plan->bins, 0);
+                fft_backward(plan, s.uspec, s.real);
+                const float skip = bias ? bias[c] : 0.0f;
+                for (int t = 0; t < L; t++)
+                    yc[t] = s.real[t] + skip * uc[t];
+            }
+        }
+    }
+}
+
+/* One channel of the backward: du for every batch entry, and this channel's dk and dbias. */
+static void backward_channel(const FftPlan *plan, ConvScratch *s, const float *kc, float bias_c, const float *u,
+                             const float *dy, float *du, float *dkc, float *dbias_c, int B, int C, int L, int c)
+{
+    const float inv_n = 1.0f / (float)plan->n;
+    padded_spectrum(plan, kc, L, inv_n, s->real, s->kspec);
+    memset(s->accum, 0, 2 * (size_t)plan->bins * sizeof(float));
+    double skip_grad = 0.0;
+    for (int b = 0; b < B; b++) {
+        size_t row = ((size_t)b * C + c) * L;
+        padded_spectrum(plan, u + row, L, 1.0f, s->real, s->uspec);
+        padded_spectrum(plan, dy + row, L, 1.0f, s->real, s->dspec);
+        /* dk spectrum accumulates DY conj(U); du is the correlation DY conj(K). */
+        for (int f = 0; f < plan->bins; f++) {
+            float dr = s->dspec[2 * f], di = s->dspec[2 * f + 1], ur = s->uspec[2 * f], ui = s->uspec[2 * f + 1];
+            s->accum[2 * f] += dr * ur + di * ui;
+            s->accum[2 * f + 1] += di * ur - dr * ui;
+        }
+        spectrum_product(s->dspec, s->kspec, s->dspec, plan->bins, 1);
+        fft_backward(plan, s->dspec, s->real);
+        for (int t = 0; t < L; t++) {
+            du[row + t] = s->real[t] + bias_c * dy[row + t];
+            skip_grad += (double)dy[row + t] * u[row + t];
+        }
+    }
+    fft_backward(plan, s->accum, s->real);
+    for (int t = 0; t < L; t++)
+        dkc[t] += s->real[t] * inv_n;
+    if (dbias_c)
+        *dbias_c += (float)skip_grad;
+}
+
+void fftconv_cm_backward(const float *k, int k_stride, const float *bias, const float *u, const float *dy, float *du,
+                         float *dk, float *dbias, int B, int C, int L, Workspace *ws)
+{
+    const FftPlan *plan = fft_plan(2 * L);
+    float *base = ws_take(ws, fftconv_cm_workspace_floats(L));
+#pragma omp parallel
+    {
+        ConvScratch s = scratch_for_thread(base, L);
+#pragma omp for schedule(dynamic, 4)
+        for (int c = 0; c < C; c++)
+            backward_channel(plan, &s, k + (size_t)c * k_stride, bias ? bias[c] : 0.0f, u, dy, du,
+                             dk + (size_t)c * k_stride, bias ? dbias + c : NULL, B, C, L, c);
+    }
+}
+
+/* Real FFT of n points: 2.5 n log2 n. Spectrum product: 6 per bin (complex multiply), + 2 per bin for an
+ * accumulating one. Forward per channel: kernel FFT (scaling L) + per batch entry: FFT, product, inverse,
+ * skip 2L (multiply-add; without bias 0). Backward per channel: kernel FFT + scaling, per batch entry two
+ * FFTs, the accumulating product, the du product, an inverse, du skip 2L, dbias 2L; then the dk inverse and
+ * its scaled accumulation 2L. */
+OpFlops fftconv_cm_flops(int B, int C, int L, int has_bias)
+{
+    double n = 2.0 * L, bins = L + 1.0, fft = 2.5 * n * log2(n);
+    double skip = has_bias ? 2.0 * L : 0.0;
+    double fwd = C * (fft + L) + (double)B * C * (2.0 * fft + 6.0 * bins + skip);
+    double bwd = C * (fft + L) + (double)B * C * (3.0 * fft + 14.0 * bins + 2.0 * skip) + C * (fft + 2.0 * L);
+    return (OpFlops){fwd, bwd};
+}
+
+/* ---- the registered (B, L, D) operator ---- */
+
+const ConfigField fftconv_config_fields[] = {
+    {"d_model", CONFIG_INT, offsetof(FftconvConfig, d_model), "64", NULL, "channels D"},
+    {"l_max", CONFIG_INT, offsetof(FftconvConfig, l_max), "1024", NULL, "kernel length; inputs have L <= l_max"},
+};
+const int fftconv_config_field_count = 2;
+
+int fftconv_validate(const FftconvConfig *cfg, char *err, size_t errlen)
+{
+    if (cfg->d_model < 1 || cfg->l_max < 1) {
+        snprintf(err, errlen, "fftconv: need d_model >= 1 and l_max >= 1");
+        return -1;
+    }
+    return 0;
+}
+
+int fftconv_param_specs(const FftconvConfig *cfg, ParamSpec *out)
+{
+    size_t off = core_spec(&out[0], "k", 0, 2, (int[]){cfg->d_model, cfg->l_max});
+    core_spec(&out[1], "bias", off, 1, (int[]){cfg->d_model});
+    return 2;
+}
+
+void fftconv_init(const FftconvConfig *cfg, float *params, Rng *rng)
+{
+    size_t nk = (size_t)cfg->d_model * cfg->l_max;
+    rng_fill_normal(rng, params, nk, 0.0f, 1.0f / sqrtf((float)cfg->l_max));
+    rng_fill_normal(rng, params + nk, (size_t)cfg->d_model, 0.0f, 1.0f);
+}
+
+size_t fftconv_act_floats(const FftconvConfig *cfg, int B, int L)
+{
+    (void)cfg, (void)B, (void)L;
+    return 0;
+}
+
+size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L)
+{
+    size_t tensor = ws_floats_for((size_t)B * L * cfg->d_model);
+    return 3 * tensor + fftconv_cm_workspace_floats(L);
+}
+
+void fftconv_forward(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *act, int B,
+                     int L, Workspace *ws)
+{
+    (void)act;
+    const int D = cfg->d_model;
+    const size_t n = (size_t)B * L * D;
+    float *u = ws_take(ws, n), *out = ws_take(ws, n);
+    core_transpose(x, u, B, L, D);
+    fftconv_cm_forward(params, cfg->l_max, params + (size_t)D * cfg->l_max, u, out, B, D, L, ws);
+    core_transpose(out, y, B, D, L);
+}
+
+void fftconv_backward(const FftconvConfig *cfg, const float *params, const float *x, const float *act,
+                      const float *dy, float *dx, float *dparams, int B, int L, Workspace *ws)
+{
+    (void)act;
+    const int D = cfg->d_model;
+    const size_t n = (size_t)B * L * D, nk = (size_t)D * cfg->l_max;
+    float *u = ws_take(ws, n), *g = ws_take(ws, n), *du = ws_take(ws, n);
+    core_transpose(x, u, B, L, D);
+    core_transpose(dy, g, B, L, D);
+    fftconv_cm_backward(params, cfg->l_max, params + nk, u, g, du, dparams, dparams + nk, B, D, L, ws);
+    core_transpose(du, dx, B, D, L);
+}
+
+OpFlops fftconv_flops(const FftconvConfig *cfg, int B, int L) { return fftconv_cm_flops(B, cfg->d_model, L, 1); }

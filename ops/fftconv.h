@@ -1,0 +1,52 @@
+/* fftconv: causal long convolution of every channel with its own kernel, through FFTs of length 2L.
+ *
+ *   y[b, t, c] = sum_{s <= t} k[c, s] x[b, t - s, c] + bias[c] x[b, t, c]
+ *
+ * The engine (fftconv_cm_*) works channel-major, u (B, C, L), so each channel's sequence is contiguous for
+ * the FFT; Hyena and S4D call it directly on their channel-major tensors. The registered operator
+ * `fftconv` wraps it for (B, L, D) tensors with parameters `k` (D, l_max) and `bias` (D), using the first L
+ * taps of k (L <= l_max). Config: "d_model=64,l_max=1024".
+ *
+ * Zero-padding to 2L makes the circular convolution causal and exact: no output sees the future, and the
+ * backward correlations (dx from dy and k, dk from dy and x) come from the same transforms. */
+#ifndef SUBQ_FFTCONV_H
+#define SUBQ_FFTCONV_H
+
+#include "config.h"
+#include "core.h"
+#include "rng.h"
+
+/* Scratch for the engine at sequence length L, for all threads. */
+size_t fftconv_cm_workspace_floats(int L);
+/* Plans the transforms for length L ahead of time (the only allocation; idempotent). 0 or -1. */
+int fftconv_prepare(int L);
+/* y (B, C, L) = causal conv of u (B, C, L) with k (C, k_stride) first L taps, + bias (C, or NULL) * u. */
+void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const float *u, float *y, int B, int C,
+                        int L, Workspace *ws);
+/* du (B, C, L) = (written); dk (C, k_stride) first L taps += ; dbias (C) += (skipped when bias is NULL). */
+void fftconv_cm_backward(const float *k, int k_stride, const float *bias, const float *u, const float *dy, float *du,
+                         float *dk, float *dbias, int B, int C, int L, Workspace *ws);
+/* FLOPs of the FFT method (real FFT of n points counted as 2.5 n log2 n, the usual estimate for split-radix
+ * real transforms); forward: B C + C transforms, products and the skip; backward: see fftconv.c. */
+OpFlops fftconv_cm_flops(int B, int C, int L, int has_bias);
+
+typedef struct FftconvConfig {
+    int d_model;
+    int l_max;
+} FftconvConfig;
+
+extern const ConfigField fftconv_config_fields[];
+extern const int fftconv_config_field_count;
+
+int fftconv_validate(const FftconvConfig *cfg, char *err, size_t errlen);
+int fftconv_param_specs(const FftconvConfig *cfg, ParamSpec *out);
+void fftconv_init(const FftconvConfig *cfg, float *params, Rng *rng); /* k ~ N(0, 1/l_max), bias ~ N(0, 1) */
+size_t fftconv_act_floats(const FftconvConfig *cfg, int B, int L);       /* 0 */
+size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L); /* transposes + engine */
+void fftconv_forward(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *act, int B,
+                     int L, Workspace *ws);
+void fftconv_backward(const FftconvConfig *cfg, const float *params, const float *x, const float *act,
+                      const float *dy, float *dx, float *dparams, int B, int L, Workspace *ws);
+OpFlops fftconv_flops(const FftconvConfig *cfg, int B, int L);
+
+#endif
