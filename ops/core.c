@@ -67,6 +67,20 @@ size_t core_spec_total(const ParamSpec *specs, int count)
 
 #define TRANSPOSE_BLOCK 32
 
+/* One tile through a local buffer: the source rows are read contiguously and the destination rows are
+ * written contiguously. Writing straight to the destination would touch TRANSPOSE_BLOCK lines a
+ * power-of-two stride apart for every source row, which all fall in one cache set and thrash it. */
+static void transpose_tile(const float *src, float *dst, int rows, int cols, int r0, int r1, int c0, int c1)
+{
+    float tile[TRANSPOSE_BLOCK][TRANSPOSE_BLOCK];
+    for (int r = r0; r < r1; r++)
+        for (int c = c0; c < c1; c++)
+            tile[c - c0][r - r0] = src[(size_t)r * cols + c];
+    for (int c = c0; c < c1; c++)
+        for (int r = r0; r < r1; r++)
+            dst[(size_t)c * rows + r] = tile[c - c0][r - r0];
+}
+
 void core_transpose(const float *in, float *out, int batch, int rows, int cols)
 {
     const int row_blocks = (rows + TRANSPOSE_BLOCK - 1) / TRANSPOSE_BLOCK;
@@ -76,13 +90,10 @@ void core_transpose(const float *in, float *out, int batch, int rows, int cols)
     for (long tile = 0; tile < tiles; tile++) {
         int b = (int)(tile / ((long)row_blocks * col_blocks));
         int rb = (int)(tile / col_blocks % row_blocks), cb = (int)(tile % col_blocks);
-        const float *src = in + (size_t)b * rows * cols;
-        float *dst = out + (size_t)b * rows * cols;
-        int r1 = rb * TRANSPOSE_BLOCK + TRANSPOSE_BLOCK, c1 = cb * TRANSPOSE_BLOCK + TRANSPOSE_BLOCK;
-        r1 = r1 < rows ? r1 : rows;
-        c1 = c1 < cols ? c1 : cols;
-        for (int r = rb * TRANSPOSE_BLOCK; r < r1; r++)
-            for (int c = cb * TRANSPOSE_BLOCK; c < c1; c++)
-                dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+        int r0 = rb * TRANSPOSE_BLOCK, c0 = cb * TRANSPOSE_BLOCK;
+        int r1 = r0 + TRANSPOSE_BLOCK < rows ? r0 + TRANSPOSE_BLOCK : rows;
+        int c1 = c0 + TRANSPOSE_BLOCK < cols ? c0 + TRANSPOSE_BLOCK : cols;
+        size_t offset = (size_t)b * rows * cols;
+        transpose_tile(in + offset, out + offset, rows, cols, r0, r1, c0, c1);
     }
 }
