@@ -26,18 +26,18 @@ HDRS     := $(wildcard ops/*.h baselines/*.h datasets/*.h bench/*.h tests/*.h)
 OPT_OBJ  := $(LIB_SRC:%.c=build/opt/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 
-.PHONY: all deps check-deps test test-asan reproduce bench golden clean
+.PHONY: all deps check-deps test test-asan reproduce figures bench perf-check golden peers clean
 .DEFAULT_GOAL := all
 
 all: subq
 
 build/opt/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) -c $< -o $@
+	$(CC) $(BASE) $(OPT) -DSUBQ_BUILD_FLAGS='"$(OPT)"' -c $< -o $@
 
 build/asan/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(ASAN) -c $< -o $@
+	$(CC) $(BASE) $(ASAN) -DSUBQ_BUILD_FLAGS='"$(ASAN)"' -c $< -o $@
 
 subq: build/opt/bench/main.o $(OPT_OBJ)
 	$(CC) $(OPT) $^ -o $@ $(LDLIBS)
@@ -75,6 +75,19 @@ test-asan: check-deps
 reproduce: check-deps
 	@$(MAKE) --no-print-directory subq
 	./subq reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	@$(MAKE) --no-print-directory figures
+
+# Re-renders every figure from the results files present: series exported as text, then gnuplot.
+figures: subq
+	@mkdir -p results/figures
+	@for f in results/*.h5; do \
+	  [ -e "$$f" ] || continue; n=$$(basename $$f .h5); \
+	  [ -f plots/$$n.gp ] || continue; \
+	  mkdir -p results/data/$$n && ./subq results export $$f results/data/$$n && \
+	  gnuplot -e "datadir='results/data/$$n'; outdir='results/figures'" plots/$$n.gp && \
+	  echo "figures: results/figures/$$n.png" || exit 1; \
+	done
+	./subq report
 
 bench: check-deps
 	@$(MAKE) --no-print-directory subq
@@ -82,9 +95,28 @@ bench: check-deps
 	./subq bench op --op attention --config d_model=768,n_heads=12,impl=naive --batch 1 --seq-len 4096
 	./subq bench op --op attention --config d_model=768,n_heads=12,impl=tiled --batch 1 --seq-len 4096
 
+# Timing regression check against the committed reference (DESIGN.md section 6): a slowdown must survive a
+# second measurement before it fails the check.
+PERF_REF := bench/perf_reference/ops_core_smoke.h5
+perf-check: check-deps
+	@$(MAKE) --no-print-directory subq
+	./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet
+	./subq compare $(PERF_REF) build/perf/ops_core.h5 || { \
+	  echo "perf-check: slower than the reference; measuring again"; \
+	  ./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet && \
+	  ./subq compare $(PERF_REF) build/perf/ops_core.h5; }
+
 # Regenerates tests/golden/*.h5 from the PyTorch reference (needs Debian's python3-torch and python3-h5py).
 golden:
 	/usr/bin/python3 baselines/torch/make_golden.py tests/golden
+	/usr/bin/python3 baselines/torch/golden_hyena.py tests/golden
+	/usr/bin/python3 baselines/torch/golden_s4d.py tests/golden
+
+# The PyTorch peer (experiment `peers`): the current PyPI release, CPU, in a git-ignored virtual environment.
+peers:
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade torch numpy h5py
+	.venv/bin/python -c 'import torch; print("peers: torch", torch.__version__)'
 
 clean:
 	rm -rf build subq

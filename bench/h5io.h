@@ -29,6 +29,11 @@ int h5io_exists(H5File *f, const char *path); /* 1 if a dataset or group exists 
 /* Names (not paths) of the datasets directly under group, sorted; returns the count or -1. At most max. */
 int h5io_list(H5File *f, const char *group, char (*names)[128], int max);
 
+/* Names of the groups directly under group, sorted; count or -1. */
+int h5io_list_groups(H5File *f, const char *group, char (*names)[128], int max);
+/* Names of the attributes of the object at path, sorted; count or -1. */
+int h5io_list_attrs(H5File *f, const char *path, char (*names)[128], int max);
+
 /* Reads a float32 dataset (any stored float type is converted). */
 int h5io_read_tensor(H5File *f, const char *path, H5Tensor *out, char *err, size_t errlen);
 /* Reads an integer dataset into int32. */

@@ -121,8 +121,20 @@ int config_parse(const ConfigField *fields, int count, const char *text, void *c
     return 0;
 }
 
+/* The shortest %g form that reads back as the same float ("0.3", not "0.300000012"). */
+static const char *shortest_float(float v, char buf[32])
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, 32, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 int config_format(const ConfigField *fields, int count, const void *cfg, char *out, size_t outlen)
 {
+    char num[32];
     size_t used = 0;
     if (outlen == 0)
         return -1;
@@ -135,7 +147,7 @@ int config_format(const ConfigField *fields, int count, const void *cfg, char *o
         if (f->type == CONFIG_INT)
             n = snprintf(out + used, outlen - used, "%s%s=%d", sep, f->name, *(const int *)at);
         else if (f->type == CONFIG_FLOAT)
-            n = snprintf(out + used, outlen - used, "%s%s=%.9g", sep, f->name, (double)*(const float *)at);
+            n = snprintf(out + used, outlen - used, "%s%s=%s", sep, f->name, shortest_float(*(const float *)at, num));
         else
             n = snprintf(out + used, outlen - used, "%s%s=%s", sep, f->name, config_choice(f, *(const int *)at));
         if (n < 0 || (size_t)n >= outlen - used)

@@ -35,6 +35,8 @@ OP_ADAPTERS(gelu, GeluConfig)
 OP_ADAPTERS(ffn, FfnConfig)
 OP_ADAPTERS(attention, AttentionConfig)
 OP_ADAPTERS(fftconv, FftconvConfig)
+OP_ADAPTERS(hyena, HyenaConfig)
+OP_ADAPTERS(s4d, S4dConfig)
 
 static int linear_d_in(const void *c) { return ((const LinearConfig *)c)->d_in; }
 static int linear_d_out(const void *c) { return ((const LinearConfig *)c)->d_out; }
@@ -44,6 +46,9 @@ static int ffn_d(const void *c) { return ((const FfnConfig *)c)->d_model; }
 static int attention_d(const void *c) { return ((const AttentionConfig *)c)->d_model; }
 static int fftconv_d(const void *c) { return ((const FftconvConfig *)c)->d_model; }
 static int fftconv_max_len(const void *c) { return ((const FftconvConfig *)c)->l_max; }
+static int hyena_d(const void *c) { return ((const HyenaConfig *)c)->d_model; }
+static int hyena_max_len_any(const void *c) { return hyena_max_len(c); }
+static int s4d_d(const void *c) { return ((const S4dConfig *)c)->d_model; }
 
 /* Indexed by OpKind. */
 static const OpInfo op_table[] = {
@@ -55,6 +60,9 @@ static const OpInfo op_table[] = {
         OP_ENTRY(attention, "causal multi-head attention (naive | tiled)", attention_d, attention_d, NULL),
     [OP_FFTCONV] = OP_ENTRY(fftconv, "causal per-channel long convolution via FFT, plus skip", fftconv_d, fftconv_d,
                             fftconv_max_len),
+    [OP_HYENA] = OP_ENTRY(hyena, "Hyena operator (safari standalone HyenaOperator)", hyena_d, hyena_d,
+                          hyena_max_len_any),
+    [OP_S4D] = OP_ENTRY(s4d, "S4D diagonal state-space layer (state-spaces s4d.py)", s4d_d, s4d_d, NULL),
 };
 static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "op_table must have one entry per OpKind");
 

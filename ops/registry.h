@@ -10,13 +10,15 @@
 #include "ffn.h"
 #include "fftconv.h"
 #include "gelu.h"
+#include "hyena.h"
 #include "layernorm.h"
 #include "linear.h"
 #include "rng.h"
+#include "s4d.h"
 
 #define OP_MAX_PARAM_TENSORS 64
 
-typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_FFTCONV, OP_COUNT } OpKind;
+typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_FFTCONV, OP_HYENA, OP_S4D, OP_COUNT } OpKind;
 
 typedef union OpConfigUnion {
     LinearConfig linear;
@@ -25,6 +27,8 @@ typedef union OpConfigUnion {
     FfnConfig ffn;
     AttentionConfig attention;
     FftconvConfig fftconv;
+    HyenaConfig hyena;
+    S4dConfig s4d;
 } OpConfigUnion;
 
 typedef struct OpInfo {

@@ -1,0 +1,135 @@
+"""PyTorch peer for training throughput (issue 7): the same decoder LM as baselines/lm.h, built from the
+reference modules, trained with torch.optim.AdamW on random byte tokens; prints tokens/s as JSON.
+
+Usage: .venv/bin/python baselines/torch/peer_train.py --model "vocab=256,d_model=128,layers=4,context=64,
+        mixer=attention,channel=ffn,mixer.n_heads=4,channel.d_hidden=512" --batch 12 --steps 50 --threads 2
+
+Semantics follow baselines/lm.h: x = wte[ids] (+ wpe), pre-norm blocks x + mixer(norm1(x)), x + channel(norm2(x)),
+norm_f, tied head. Mixers: attention (nn.MultiheadAttention with a causal mask, as subq's operator, and
+optionally the fused F.scaled_dot_product_attention with --sdpa), hyena (ref_hyena.HyenaOperator); channel: ffn.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ref_hyena  # noqa: E402
+import reference  # noqa: E402
+
+
+def parse(text):
+    own, mixer, channel = {}, {}, {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        if key.startswith("mixer."):
+            mixer[key[6:]] = value
+        elif key.startswith("channel."):
+            channel[key[8:]] = value
+        else:
+            own[key] = value
+    return own, mixer, channel
+
+
+class SdpaAttention(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.in_proj = nn.Linear(d, 3 * d)
+        self.out_proj = nn.Linear(d, d)
+
+    def forward(self, x):
+        b, l, d = x.shape
+        q, k, v = self.in_proj(x).view(b, l, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out_proj(y.transpose(1, 2).reshape(b, l, d))
+
+
+class Block(nn.Module):
+    def __init__(self, d, mixer, channel):
+        super().__init__()
+        self.norm1, self.mixer, self.norm2, self.channel = nn.LayerNorm(d), mixer, nn.LayerNorm(d), channel
+
+    def forward(self, x):
+        x = x + self.mixer(self.norm1(x))
+        return x + self.channel(self.norm2(x))
+
+
+class LM(nn.Module):
+    def __init__(self, text, sdpa):
+        super().__init__()
+        own, mix, ch = parse(text)
+        v, d, layers, ctx = (int(own.get(k, dflt)) for k, dflt in
+                             (("vocab", 256), ("d_model", 128), ("layers", 4), ("context", 64)))
+        kind = own.get("mixer", "attention")
+        self.wte = nn.Embedding(v, d)
+        self.wpe = nn.Embedding(ctx, d) if int(own.get("pos_emb", 1)) else None
+
+        def mixer():
+            if kind == "attention":
+                h = int(mix.get("n_heads", 4))
+                return SdpaAttention(d, h) if sdpa else reference.Attention(d, h)
+            if kind == "hyena":
+                cfg = ",".join([f"d_model={d}", f"l_max={mix.get('l_max', ctx)}"] +
+                               [f"{k}={x}" for k, x in mix.items() if k != "l_max"])
+                return ref_hyena.from_config(cfg)
+            raise ValueError(f"peer_train: mixer {kind} not supported")
+
+        hidden = int(ch.get("d_hidden", 4 * d))
+        self.blocks = nn.ModuleList([Block(d, mixer(), reference.Ffn(d, hidden)) for _ in range(layers)])
+        self.norm_f = nn.LayerNorm(d)
+
+    def forward(self, ids, targets):
+        x = self.wte(ids)
+        if self.wpe is not None:
+            x = x + self.wpe(torch.arange(ids.shape[1]))
+        for b in self.blocks:
+            x = b(x)
+        logits = self.norm_f(x) @ self.wte.weight.t()
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sdpa", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = LM(a.model, a.sdpa)
+    own, _, _ = parse(a.model)
+    vocab, ctx = int(own.get("vocab", 256)), int(own.get("context", 64))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    ids = torch.randint(0, vocab, (a.batch, ctx))
+    tgt = torch.randint(0, vocab, (a.batch, ctx))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = model(ids, tgt)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(5):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = time.perf_counter() - t0
+    params = sum(p.numel() for p in model.parameters())
+    print(json.dumps({"torch_version": str(torch.__version__), "tokens_per_s": a.steps * a.batch * ctx / dt,
+                      "step_ms": 1e3 * dt / a.steps, "params": params, "threads": torch.get_num_threads(),
+                      "sdpa": a.sdpa}))
+
+
+if __name__ == "__main__":
+    main()

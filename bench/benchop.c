@@ -1,0 +1,68 @@
+#include "benchop.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "opbuf.h"
+
+typedef struct BenchCtx {
+    const Op *op;
+    OpBuffers *buf;
+} BenchCtx;
+
+static void forward_body(void *ctx)
+{
+    BenchCtx *c = ctx;
+    opbuf_forward(c->op, c->buf);
+}
+
+static void training_body(void *ctx)
+{
+    BenchCtx *c = ctx;
+    opbuf_forward(c->op, c->buf);
+    opbuf_backward(c->op, c->buf);
+}
+
+static void fill_inputs(const Op *op, OpBuffers *buf, uint64_t seed)
+{
+    Rng rng;
+    rng_init(&rng, seed);
+    op_init(op, buf->params, &rng);
+    rng_fill_normal(&rng, buf->x, buf->n_x, 0.0f, 1.0f);
+    if (buf->dy)
+        rng_fill_normal(&rng, buf->dy, buf->n_y, 0.0f, 1.0f);
+}
+
+BenchOpStatus benchop_run(const Op *op, int B, int L, int with_backward, const TimingPolicy *policy,
+                          size_t mem_limit, uint64_t seed, BenchOpResult *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (op_check_shape(op, B, L, err, errlen) != 0)
+        return BENCHOP_ERROR;
+    size_t bytes = opbuf_bytes(op, B, L, with_backward);
+    if (mem_limit && bytes > mem_limit) {
+        snprintf(err, errlen, "%s at B=%d L=%d needs %.2f GiB, over the %.2f GiB limit", op->info->name, B, L,
+                 (double)bytes / (1u << 30), (double)mem_limit / (1u << 30));
+        return BENCHOP_TOO_BIG;
+    }
+    timing_reset_peak_memory();
+    OpBuffers buf;
+    if (opbuf_alloc(&buf, op, B, L, with_backward, err, errlen) != 0)
+        return BENCHOP_ERROR;
+    fill_inputs(op, &buf, seed);
+
+    OpFlops flops = op_flops(op, B, L);
+    out->flops_forward = flops.forward;
+    out->flops_backward = flops.backward;
+    out->buffer_bytes = bytes;
+    BenchCtx ctx = {op, &buf};
+    timing_measure(forward_body, &ctx, policy, &out->forward);
+    out->gflops_forward = flops.forward / (out->forward.median_ms * 1e6);
+    if (with_backward) {
+        timing_measure(training_body, &ctx, policy, &out->training);
+        out->gflops_training = (flops.forward + flops.backward) / (out->training.median_ms * 1e6);
+    }
+    out->peak_bytes = timing_peak_memory_bytes();
+    opbuf_free(&buf);
+    return BENCHOP_OK;
+}

@@ -1,0 +1,24 @@
+/* cli: the `--name value` option parsing shared by every `subq` subcommand. Unknown options, missing
+ * values, repeated options and stray arguments are errors with a one-line message. */
+#ifndef SUBQ_CLI_H
+#define SUBQ_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct CliOption {
+    const char *name; /* without the leading "--" */
+    int takes_value;  /* 0: a flag */
+    const char *help;
+    const char *value; /* set by cli_parse (flags: "1") */
+} CliOption;
+
+int cli_parse(CliOption *opts, int count, int argc, char **argv, char *err, size_t errlen);
+const char *cli_value(const CliOption *opts, int count, const char *name); /* NULL if absent */
+/* Parses a whole decimal integer in [lo, hi]; -1 with a message naming the option otherwise. */
+int cli_long(const char *option, const char *text, long lo, long hi, long *out, char *err, size_t errlen);
+int cli_u64(const char *option, const char *text, uint64_t *out, char *err, size_t errlen);
+int cli_double(const char *option, const char *text, double lo, double hi, double *out, char *err, size_t errlen);
+void cli_print_options(const CliOption *opts, int count);
+
+#endif

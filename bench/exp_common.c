@@ -1,0 +1,72 @@
+/* Helpers shared by the experiments (see experiments.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "experiments.h"
+
+int exp_configure(Op *op, const char *name, const char *config, char *err, size_t errlen)
+{
+    char msg[256];
+    if (op_configure(op, name, config, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "bad built-in config %s '%s': %s", name, config, msg);
+        return -1;
+    }
+    return 0;
+}
+
+TimingPolicy exp_policy_for(const ReproContext *ctx, double flops)
+{
+    double expected_s = flops / (0.3 * ctx->calibration_gflops * 1e9);
+    return expected_s > 3.0 ? timing_single_policy() : timing_default_policy();
+}
+
+static void record_timing(const ReproContext *ctx, Results *results, const char *run, const char *what,
+                          const TimingStats *t, double gflops)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s_ms_median", what);
+    results_metric(results, run, name, t->median_ms);
+    snprintf(name, sizeof name, "%s_ms_min", what);
+    results_metric(results, run, name, t->min_ms);
+    snprintf(name, sizeof name, "%s_ms_iqr", what);
+    results_metric(results, run, name, t->iqr_ms);
+    snprintf(name, sizeof name, "%s_reps", what);
+    results_metric(results, run, name, t->reps);
+    snprintf(name, sizeof name, "%s_gflops", what);
+    results_metric(results, run, name, gflops);
+    /* Machine-independent forms for regression tracking (DESIGN.md section 6). */
+    snprintf(name, sizeof name, "%s_calibration_ratio", what);
+    results_metric(results, run, name, t->median_ms / ctx->calibration_ms);
+    snprintf(name, sizeof name, "%s_gflops_fraction_of_calibration", what);
+    results_metric(results, run, name, gflops / ctx->calibration_gflops);
+}
+
+void exp_record_bench(const ReproContext *ctx, Results *results, const char *run, const Op *op, int B, int L,
+                      const BenchOpResult *r)
+{
+    char config[1024];
+    op_config_string(op, config, sizeof config);
+    char full[1100];
+    snprintf(full, sizeof full, "op=%s,%s", op->info->name, config);
+    results_run(results, run, full);
+    results_metric_str(results, run, "op", op->info->name);
+    results_metric(results, run, "batch", B);
+    results_metric(results, run, "seq_len", L);
+    results_metric(results, run, "flops_forward", r->flops_forward);
+    results_metric(results, run, "flops_backward", r->flops_backward);
+    results_metric(results, run, "buffer_bytes", (double)r->buffer_bytes);
+    results_metric(results, run, "peak_rss_bytes", (double)r->peak_bytes);
+    record_timing(ctx, results, run, "forward", &r->forward, r->gflops_forward);
+    if (r->training.reps > 0)
+        record_timing(ctx, results, run, "forward_backward", &r->training, r->gflops_training);
+}
+
+void exp_log_bench(const ReproContext *ctx, const char *run, const BenchOpResult *r)
+{
+    repro_log(ctx, "  %-28s fwd %10.2f ms (min %.2f, %5.1f GFLOP/s)", run, r->forward.median_ms, r->forward.min_ms,
+              r->gflops_forward);
+    if (r->training.reps > 0)
+        repro_log(ctx, "  fwd+bwd %10.2f ms (%5.1f GFLOP/s)", r->training.median_ms, r->gflops_training);
+    repro_log(ctx, "  buffers %.2f GiB, peak RSS %.2f GiB\n", (double)r->buffer_bytes / (1u << 30),
+              (double)r->peak_bytes / (1u << 30));
+}

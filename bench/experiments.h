@@ -1,0 +1,27 @@
+/* experiments: the run functions of the registered experiments (one file each, exp_<name>.c) and the
+ * helpers they share for recording operator benchmarks. */
+#ifndef SUBQ_EXPERIMENTS_H
+#define SUBQ_EXPERIMENTS_H
+
+#include "benchop.h"
+#include "opbuf.h"
+#include "reproduce.h"
+
+int exp_ops_core(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_ops_scaling(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+
+/* Configures an operator from a literal config; -1 with a message if the config is invalid. */
+int exp_configure(Op *op, const char *name, const char *config, char *err, size_t errlen);
+/* The timing policy for a point of the given FLOPs: the default (warm-up, >= 5 repetitions, >= 0.5 s) unless
+ * one repetition is expected to take more than a few seconds at a conservative 30% of the calibration
+ * sgemm's rate; then a single timed repetition, so the long points of a sweep cost minutes, not hours. */
+TimingPolicy exp_policy_for(const ReproContext *ctx, double flops);
+/* Records one benchmarked point as run <run>: config, B, L, FLOPs, the timing statistics of forward and
+ * (when measured) forward+backward, GFLOP/s, memory, and times relative to the calibration sgemm. */
+void exp_record_bench(const ReproContext *ctx, Results *results, const char *run, const Op *op, int B, int L,
+                      const BenchOpResult *r);
+/* Prints one progress line for a benchmarked point. */
+void exp_log_bench(const ReproContext *ctx, const char *run, const BenchOpResult *r);
+
+#endif

@@ -1,0 +1,286 @@
+/* subq: the command-line interface. The only code that prints to the user and chooses exit codes:
+ * 0 success, 1 a run failed (out of memory, cannot write), 2 bad usage or bad input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "benchop.h"
+#include "cli.h"
+#include "compare.h"
+#include "fft.h"
+#include "gemm.h"
+#include "oprun.h"
+#include "report.h"
+#include "reproduce.h"
+#include "results.h"
+#include "show.h"
+#include "timing.h"
+
+#define EXIT_BAD_INPUT 2
+#define ERR_LEN 1024
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: subq COMMAND ...\n"
+                 "  subq op list                                 operators and their config fields\n"
+                 "  subq op spec --op NAME [--config K=V,...]     parameter names and shapes\n"
+                 "  subq op run --op NAME [--config ...] --in IN.h5 --out OUT.h5 [--seed S]\n"
+                 "  subq bench op --op NAME [--config ...] [--batch B] [--seq-len L] [--forward-only]\n"
+                 "  subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT] [--force] [--list]\n"
+                 "  subq results show FILE.h5                    a readable table of a results file\n"
+                 "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
+                 "  subq compare BASE.h5 NEW.h5 [--threshold 0.25]  timing regressions (exit 3 if any)\n"
+                 "  subq report [--results-dir results]          write results/REPORT.md from the results files\n"
+                 "  subq version                                 build and library provenance\n");
+    return out == stderr ? EXIT_BAD_INPUT : 0;
+}
+
+static int fail(int code, const char *command, const char *msg)
+{
+    fprintf(stderr, "subq %s: %s\n", command, msg);
+    return code;
+}
+
+/* Parses options or prints the one-line error; returns 0 when the command may go on. */
+static int parse_or_complain(const char *command, CliOption *opts, int count, int argc, char **argv)
+{
+    char err[ERR_LEN];
+    if (cli_parse(opts, count, argc, argv, err, sizeof err) != 0) {
+        fail(EXIT_BAD_INPUT, command, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_op(int argc, char **argv)
+{
+    if (argc < 1)
+        return fail(EXIT_BAD_INPUT, "op", "expected list, spec or run");
+    CliOption opts[] = {
+        {"op", 1, "operator name (subq op list)", NULL},      {"config", 1, "k=v,... (defaults otherwise)", NULL},
+        {"in", 1, "input HDF5 file", NULL},                   {"out", 1, "output HDF5 file", NULL},
+        {"seed", 1, "seed for parameters absent from IN", NULL},
+    };
+    const char *sub = argv[0];
+    if (parse_or_complain("op", opts, COUNT(opts), argc - 1, argv + 1) != 0)
+        return EXIT_BAD_INPUT;
+    const char *name = cli_value(opts, COUNT(opts), "op"), *config = cli_value(opts, COUNT(opts), "config");
+    char err[ERR_LEN];
+    if (strcmp(sub, "list") == 0) {
+        oprun_list(stdout);
+        return 0;
+    }
+    if (!name)
+        return fail(EXIT_BAD_INPUT, "op", "--op NAME is required (see `subq op list`)");
+    config = config ? config : "";
+    if (strcmp(sub, "spec") == 0) {
+        int rc = oprun_spec(name, config, stdout, err, sizeof err);
+        return rc ? fail(rc, "op spec", err) : 0;
+    }
+    if (strcmp(sub, "run") != 0)
+        return fail(EXIT_BAD_INPUT, "op", "expected list, spec or run");
+    const char *in = cli_value(opts, COUNT(opts), "in"), *out = cli_value(opts, COUNT(opts), "out");
+    const char *seed_text = cli_value(opts, COUNT(opts), "seed");
+    uint64_t seed = 0;
+    if (!in || !out)
+        return fail(EXIT_BAD_INPUT, "op run", "--in IN.h5 and --out OUT.h5 are required");
+    if (seed_text && cli_u64("seed", seed_text, &seed, err, sizeof err) != 0)
+        return fail(EXIT_BAD_INPUT, "op run", err);
+    int rc = oprun_run(name, config, in, out, seed, err, sizeof err);
+    return rc ? fail(rc, "op run", err) : 0;
+}
+
+static void print_bench(const char *label, const TimingStats *t, double gflops, double calib_gflops)
+{
+    printf("%-16s median %10.3f ms  min %10.3f ms  IQR %8.3f ms  reps %4d  %8.1f GFLOP/s (%.0f%% of sgemm)\n",
+           label, t->median_ms, t->min_ms, t->iqr_ms, t->reps, gflops, 100.0 * gflops / calib_gflops);
+}
+
+static int bench_sizes(const CliOption *opts, int count, long *B, long *L, uint64_t *seed, char *err, size_t errlen)
+{
+    const char *b = cli_value(opts, count, "batch"), *l = cli_value(opts, count, "seq-len");
+    const char *s = cli_value(opts, count, "seed");
+    *B = 1, *L = 1024, *seed = 0;
+    if ((b && cli_long("batch", b, 1, 1 << 20, B, err, errlen) != 0) ||
+        (l && cli_long("seq-len", l, 1, 1 << 24, L, err, errlen) != 0) ||
+        (s && cli_u64("seed", s, seed, err, errlen) != 0))
+        return -1;
+    return 0;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "op") != 0)
+        return fail(EXIT_BAD_INPUT, "bench", "expected `subq bench op ...`");
+    CliOption opts[] = {
+        {"op", 1, "operator name", NULL},       {"config", 1, "k=v,...", NULL},
+        {"batch", 1, "batch size (1)", NULL},   {"seq-len", 1, "sequence length (1024)", NULL},
+        {"seed", 1, "seed (0)", NULL},          {"forward-only", 0, "skip forward+backward", NULL},
+    };
+    if (parse_or_complain("bench op", opts, COUNT(opts), argc - 1, argv + 1) != 0)
+        return EXIT_BAD_INPUT;
+    char err[ERR_LEN];
+    long B, L;
+    uint64_t seed;
+    const char *name = cli_value(opts, COUNT(opts), "op"), *config = cli_value(opts, COUNT(opts), "config");
+    if (!name)
+        return fail(EXIT_BAD_INPUT, "bench op", "--op NAME is required");
+    if (bench_sizes(opts, COUNT(opts), &B, &L, &seed, err, sizeof err) != 0)
+        return fail(EXIT_BAD_INPUT, "bench op", err);
+    Op op;
+    if (op_configure(&op, name, config ? config : "", err, sizeof err) != 0)
+        return fail(EXIT_BAD_INPUT, "bench op", err);
+    TimingPolicy policy = timing_default_policy();
+    TimingStats calib;
+    double calib_gflops = timing_calibration_gflops(&policy, &calib);
+    if (calib_gflops <= 0)
+        return fail(1, "bench op", "out of memory for the calibration sgemm");
+    char canon[1024];
+    op_config_string(&op, canon, sizeof canon);
+    printf("%s %s  B=%ld L=%ld\n", name, canon, B, L);
+    print_bench("calibration", &calib, calib_gflops, calib_gflops);
+    BenchOpResult r;
+    int with_backward = !cli_value(opts, COUNT(opts), "forward-only");
+    BenchOpStatus st = benchop_run(&op, (int)B, (int)L, with_backward, &policy, 0, seed, &r, err, sizeof err);
+    if (st != BENCHOP_OK)
+        return fail(st == BENCHOP_TOO_BIG ? 1 : EXIT_BAD_INPUT, "bench op", err);
+    print_bench("forward", &r.forward, r.gflops_forward, calib_gflops);
+    if (with_backward)
+        print_bench("forward+backward", &r.training, r.gflops_training, calib_gflops);
+    printf("buffers %.3f GiB, peak RSS %.3f GiB\n", (double)r.buffer_bytes / (1u << 30),
+           (double)r.peak_bytes / (1u << 30));
+    return 0;
+}
+
+static void list_experiments(void)
+{
+    int count;
+    const Experiment *all = repro_experiments(&count);
+    for (int i = 0; i < count; i++)
+        printf("%-16s %s\n", all[i].name, all[i].summary);
+}
+
+static int cmd_reproduce(int argc, char **argv, int threads)
+{
+    CliOption opts[] = {
+        {"profile", 1, "smoke | default | paper", NULL}, {"only", 1, "run one experiment", NULL},
+        {"force", 0, "rerun finished experiments", NULL}, {"list", 0, "list the experiments", NULL},
+        {"quiet", 0, "no progress lines", NULL},           {"results-dir", 1, "where results go (results)", NULL},
+        {"seed", 1, "seed (0)", NULL},
+    };
+    if (parse_or_complain("reproduce", opts, COUNT(opts), argc, argv) != 0)
+        return EXIT_BAD_INPUT;
+    if (cli_value(opts, COUNT(opts), "list")) {
+        list_experiments();
+        return 0;
+    }
+    char err[ERR_LEN];
+    ReproContext ctx = {.profile = PROFILE_DEFAULT, .results_dir = "results", .threads = threads};
+    const char *profile = cli_value(opts, COUNT(opts), "profile"), *dir = cli_value(opts, COUNT(opts), "results-dir");
+    const char *seed = cli_value(opts, COUNT(opts), "seed");
+    if (profile && repro_profile_from_name(profile, &ctx.profile) != 0)
+        return fail(EXIT_BAD_INPUT, "reproduce", "--profile must be smoke, default or paper");
+    if (seed && cli_u64("seed", seed, &ctx.seed, err, sizeof err) != 0)
+        return fail(EXIT_BAD_INPUT, "reproduce", err);
+    ctx.results_dir = dir ? dir : ctx.results_dir;
+    ctx.quiet = cli_value(opts, COUNT(opts), "quiet") != NULL;
+    const char *only = cli_value(opts, COUNT(opts), "only");
+    if (only && !repro_find(only))
+        return fail(EXIT_BAD_INPUT, "reproduce", "unknown experiment for --only (see `subq reproduce --list`)");
+    if (repro_run_all(&ctx, only, cli_value(opts, COUNT(opts), "force") != NULL, err, sizeof err) != 0)
+        return fail(1, "reproduce", err);
+    return 0;
+}
+
+static int cmd_results(int argc, char **argv)
+{
+    char err[ERR_LEN];
+    if (argc == 3 && strcmp(argv[0], "export") == 0) {
+        int files = show_export(argv[1], argv[2], err, sizeof err);
+        return files < 0 ? fail(EXIT_BAD_INPUT, "results export", err) : 0;
+    }
+    if (argc != 2 || strcmp(argv[0], "show") != 0)
+        return fail(EXIT_BAD_INPUT, "results", "expected `subq results show FILE.h5` or `subq results export FILE.h5 DIR`");
+    if (show_results(argv[1], stdout, err, sizeof err) != 0)
+        return fail(EXIT_BAD_INPUT, "results show", err);
+    return 0;
+}
+
+#define EXIT_REGRESSION 3
+
+static int cmd_compare(int argc, char **argv)
+{
+    if (argc < 2)
+        return fail(EXIT_BAD_INPUT, "compare", "expected `subq compare BASE.h5 NEW.h5 [--threshold F]`");
+    CliOption opts[] = {{"threshold", 1, "relative slowdown that counts as a regression (0.25)", NULL}};
+    if (parse_or_complain("compare", opts, COUNT(opts), argc - 2, argv + 2) != 0)
+        return EXIT_BAD_INPUT;
+    char err[ERR_LEN];
+    double threshold = 0.25;
+    const char *t = cli_value(opts, COUNT(opts), "threshold");
+    if (t && cli_double("threshold", t, 0.0, 100.0, &threshold, err, sizeof err) != 0)
+        return fail(EXIT_BAD_INPUT, "compare", err);
+    int regressions = compare_results(argv[0], argv[1], threshold, stdout, err, sizeof err);
+    if (regressions < 0)
+        return fail(EXIT_BAD_INPUT, "compare", err);
+    return regressions > 0 ? EXIT_REGRESSION : 0;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    CliOption opts[] = {{"results-dir", 1, "results directory (results)", NULL},
+                        {"published", 1, "published numbers (baselines/published.tsv)", NULL}};
+    if (parse_or_complain("report", opts, COUNT(opts), argc, argv) != 0)
+        return EXIT_BAD_INPUT;
+    const char *dir = cli_value(opts, COUNT(opts), "results-dir"), *pub = cli_value(opts, COUNT(opts), "published");
+    dir = dir ? dir : "results";
+    char out[1024], err[ERR_LEN];
+    snprintf(out, sizeof out, "%s/REPORT.md", dir);
+    if (report_write(pub ? pub : "baselines/published.tsv", dir, out, err, sizeof err) != 0)
+        return fail(1, "report", err);
+    printf("report: %s\n", out);
+    return 0;
+}
+
+static int cmd_version(int threads)
+{
+    char commit[128], cpu[256];
+    int dirty;
+    results_git_commit(commit, sizeof commit, &dirty);
+    results_cpu_model(cpu, sizeof cpu);
+    printf("subq        %s%s\ncompiler    gcc %s\ncpu         %s\nthreads     %d\nfftw        %s\nopenblas    %s "
+           "(%s)\n",
+           commit, dirty ? " (dirty)" : "", __VERSION__, cpu, threads, fft_version(), gemm_blas_config(),
+           gemm_blas_is_openmp() ? "OpenMP build" : "NOT the OpenMP build");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    char err[ERR_LEN];
+    int threads = timing_setup_threads(err, sizeof err);
+    if (threads < 0)
+        return fail(EXIT_BAD_INPUT, argv[1], err);
+    const char *command = argv[1];
+    if (strcmp(command, "op") == 0)
+        return cmd_op(argc - 2, argv + 2);
+    if (strcmp(command, "bench") == 0)
+        return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(command, "reproduce") == 0)
+        return cmd_reproduce(argc - 2, argv + 2, threads);
+    if (strcmp(command, "report") == 0)
+        return cmd_report(argc - 2, argv + 2);
+    if (strcmp(command, "compare") == 0)
+        return cmd_compare(argc - 2, argv + 2);
+    if (strcmp(command, "results") == 0)
+        return cmd_results(argc - 2, argv + 2);
+    if (strcmp(command, "version") == 0)
+        return cmd_version(threads);
+    if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0)
+        return usage(stdout);
+    fprintf(stderr, "subq: unknown command '%s'\n", command);
+    return usage(stderr);
+}

@@ -1,0 +1,145 @@
+#include "report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "h5io.h"
+
+/* How a published number is tested: the attribute of a results file that measures it, and which side of the
+ * published value counts as reproducing the claim (+1: at least as high, -1: at most as high). */
+typedef struct ClaimRule {
+    const char *claim_id, *experiment, *path, *attr;
+    int direction;
+    double scale; /* subq value = attribute * scale */
+    const char *measured; /* what subq's number is */
+} ClaimRule;
+
+static const ClaimRule rules[] = {
+    {"hyena_runtime_64k_fig", "ops_scaling", "/", "speedup_at_longest", +1, 1.0,
+     "forward+backward speedup of Hyena (order 2) over tiled attention at the longest length, D=768, batch 1"},
+    {"hyena_runtime_64k_text", "ops_scaling", "/", "speedup_at_longest", +1, 1.0,
+     "same measurement as the row above"},
+    {"hyena_runtime_crossover_attn", "ops_scaling", "/", "crossover_seq_len_hyena_vs_tiled_attention", -1, 1.0,
+     "shortest length from which Hyena's forward+backward beats tiled attention"},
+    {"hyena_runtime_crossover_flash", "ops_scaling", "/", "crossover_seq_len_hyena_vs_tiled_attention", -1, 1.0,
+     "subq's tiled attention is its FlashAttention-style kernel"},
+};
+
+static const ClaimRule *rule_for(const char *claim)
+{
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if (strcmp(rules[i].claim_id, claim) == 0)
+            return &rules[i];
+    return NULL;
+}
+
+typedef struct PublishedRow {
+    char claim[96], paper[32], table[64], setting[256], metric[48], value[48], note[256];
+} PublishedRow;
+
+/* Splits one TSV line into the seven columns; 0 on success. */
+static int parse_row(char *line, PublishedRow *row)
+{
+    char *cols[7] = {0};
+    int n = 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *p = line; n < 7; n++) {
+        cols[n] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab) {
+            n++;
+            break;
+        }
+        *tab = '\0';
+        p = tab + 1;
+    }
+    if (n < 6)
+        return -1;
+    snprintf(row->claim, sizeof row->claim, "%s", cols[0]);
+    snprintf(row->paper, sizeof row->paper, "%s", cols[1]);
+    snprintf(row->table, sizeof row->table, "%s", cols[2]);
+    snprintf(row->setting, sizeof row->setting, "%s", cols[3]);
+    snprintf(row->metric, sizeof row->metric, "%s", cols[4]);
+    snprintf(row->value, sizeof row->value, "%s", cols[5]);
+    snprintf(row->note, sizeof row->note, "%s", n > 6 && cols[6] ? cols[6] : "");
+    return 0;
+}
+
+/* subq's number for a claim and the conditions it was measured under; 0 if measured. */
+static int measure(const ClaimRule *rule, const char *results_dir, double *value, char *conditions, size_t len)
+{
+    char path[1024], err[256], profile[32] = "?", cpu[128] = "?", date[40] = "?";
+    snprintf(path, sizeof path, "%s/%s.h5", results_dir, rule->experiment);
+    H5File *f = h5io_open_read(path, err, sizeof err);
+    if (!f)
+        return -1;
+    double threads = 0;
+    int rc = h5io_read_attr_double(f, rule->path, rule->attr, value);
+    h5io_read_attr_str(f, "/", "profile", profile, sizeof profile);
+    h5io_read_attr_str(f, "/", "cpu_model", cpu, sizeof cpu);
+    h5io_read_attr_str(f, "/", "date_utc", date, sizeof date);
+    h5io_read_attr_double(f, "/", "threads", &threads);
+    h5io_close(f);
+    *value *= rule->scale;
+    snprintf(conditions, len, "%s; `%s` profile %s, %s, %.0f threads, %s", rule->measured, rule->experiment, profile,
+             cpu, threads, date);
+    return rc;
+}
+
+static void write_row(FILE *out, const PublishedRow *row, const char *results_dir)
+{
+    const ClaimRule *rule = rule_for(row->claim);
+    double ours = 0, published = atof(row->value);
+    char conditions[768] = "", ours_text[48] = "-";
+    const char *verdict = "not run at this scale";
+    if (rule && measure(rule, results_dir, &ours, conditions, sizeof conditions) == 0) {
+        snprintf(ours_text, sizeof ours_text, "%.4g", ours);
+        int ok = rule->direction > 0 ? ours >= published : ours <= published;
+        verdict = ok ? "**reproduced**" : "not reproduced";
+    } else if (rule) {
+        snprintf(conditions, sizeof conditions, "run `make reproduce ONLY=%s`", rule->experiment);
+    } else {
+        snprintf(conditions, sizeof conditions, "beyond a 2-core CPU budget or not yet measured by subq");
+    }
+    fprintf(out, "| %s | %s %s | %s | %s %s | %s | %s | %s |\n", row->claim, row->paper, row->table, row->setting,
+            row->value, row->metric, ours_text, conditions, verdict);
+}
+
+int report_write(const char *published_tsv, const char *results_dir, const char *out_path, char *err,
+                 size_t errlen)
+{
+    FILE *in = fopen(published_tsv, "r");
+    if (!in) {
+        snprintf(err, errlen, "%s: cannot read the published numbers", published_tsv);
+        return -1;
+    }
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        snprintf(err, errlen, "%s: cannot write", out_path);
+        return -1;
+    }
+    fprintf(out, "# subq report\n\nGenerated by `subq report` from the results files in `%s/` and the published "
+                 "numbers in `%s`. Every number comes from a results file; rerun `make figures` after "
+                 "`make reproduce` to refresh it.\n\n"
+                 "| claim | source | setting | published | subq | conditions | verdict |\n"
+                 "| --- | --- | --- | --- | --- | --- | --- |\n",
+            results_dir, published_tsv);
+    char line[2048];
+    PublishedRow row;
+    while (fgets(line, sizeof line, in))
+        if (line[0] != '#' && strncmp(line, "claim_id\t", 9) != 0 && parse_row(line, &row) == 0)
+            write_row(out, &row, results_dir);
+    fprintf(out, "\n## Figures\n\n![runtime vs sequence length](figures/ops_scaling.png)\n");
+    fclose(in);
+    if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
+        remove(tmp);
+        snprintf(err, errlen, "%s: cannot write", out_path);
+        return -1;
+    }
+    return 0;
+}

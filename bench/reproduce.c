@@ -1,0 +1,130 @@
+#include "reproduce.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "experiments.h"
+#include "h5io.h"
+
+static const char *const profile_names[PROFILE_COUNT] = {"smoke", "default", "paper"};
+
+static const Experiment experiments[] = {
+    {"ops_core", "ffn and attention (naive, tiled) speed against the calibration sgemm; tiled at long L",
+     exp_ops_core},
+    {"ops_scaling", "forward and forward+backward time vs sequence length: attention, hyena, s4d, fftconv",
+     exp_ops_scaling},
+    {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers},
+};
+
+int repro_profile_from_name(const char *name, ReproProfile *out)
+{
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        if (strcmp(name, profile_names[p]) == 0) {
+            *out = (ReproProfile)p;
+            return 0;
+        }
+    return -1;
+}
+
+const Experiment *repro_experiments(int *count)
+{
+    *count = (int)(sizeof experiments / sizeof experiments[0]);
+    return experiments;
+}
+
+const Experiment *repro_find(const char *name)
+{
+    int count;
+    const Experiment *all = repro_experiments(&count);
+    for (int i = 0; i < count; i++)
+        if (strcmp(all[i].name, name) == 0)
+            return &all[i];
+    return NULL;
+}
+
+void repro_log(const ReproContext *ctx, const char *fmt, ...)
+{
+    if (ctx->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+/* An experiment is done when its results file exists and was written by the same profile. */
+static int already_done(const char *path, const char *profile)
+{
+    char err[256], stored[64];
+    H5File *f = h5io_open_read(path, err, sizeof err);
+    if (!f)
+        return 0;
+    int same = h5io_read_attr_str(f, "/", "profile", stored, sizeof stored) == 0 && strcmp(stored, profile) == 0;
+    h5io_close(f);
+    return same;
+}
+
+static int run_one(const ReproContext *ctx, const Experiment *e, int force, char *err, size_t errlen)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.h5", ctx->results_dir, e->name);
+    if (!force && already_done(path, ctx->profile_name)) {
+        repro_log(ctx, "== %s: %s exists (profile %s), skipped; --force reruns it\n", e->name, path,
+                  ctx->profile_name);
+        return 0;
+    }
+    repro_log(ctx, "== %s (%s profile): %s\n", e->name, ctx->profile_name, e->summary);
+    Results results;
+    ResultsMeta meta = {e->name, ctx->profile_name, ctx->seed, ctx->threads};
+    if (results_create(&results, path, &meta, err, errlen) != 0)
+        return -1;
+    results_root_metric(&results, "calibration_gflops", ctx->calibration_gflops);
+    results_root_metric(&results, "calibration_ms", ctx->calibration_ms);
+    char msg[512];
+    if (e->run(ctx, &results, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "%s: %s", e->name, msg);
+        results_abort(&results);
+        return -1;
+    }
+    if (results_commit(&results, err, errlen) != 0)
+        return -1;
+    repro_log(ctx, "== %s: wrote %s\n", e->name, path);
+    return 0;
+}
+
+int repro_run_all(ReproContext *ctx, const char *only, int force, char *err, size_t errlen)
+{
+    if (only && !repro_find(only)) {
+        snprintf(err, errlen, "unknown experiment '%s' (see `subq reproduce --list`)", only);
+        return -1;
+    }
+    ctx->profile_name = profile_names[ctx->profile];
+    if (mkdir(ctx->results_dir, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create results directory %s: %s", ctx->results_dir, strerror(errno));
+        return -1;
+    }
+    double load = results_load_average();
+    if (load > 0.5 * ctx->threads)
+        repro_log(ctx, "warning: load average %.2f on %d threads: other work is running, timings will be slow and "
+                       "noisy\n", load, ctx->threads);
+    TimingPolicy policy = timing_default_policy();
+    TimingStats stats;
+    ctx->calibration_gflops = timing_calibration_gflops(&policy, &stats);
+    ctx->calibration_ms = stats.median_ms;
+    if (ctx->calibration_gflops <= 0) {
+        snprintf(err, errlen, "out of memory for the calibration sgemm");
+        return -1;
+    }
+    repro_log(ctx, "calibration sgemm %dx%dx%d: %.1f GFLOP/s (%.2f ms) on %d threads\n", TIMING_CALIBRATION_N,
+              TIMING_CALIBRATION_N, TIMING_CALIBRATION_N, ctx->calibration_gflops, ctx->calibration_ms, ctx->threads);
+    int count;
+    const Experiment *all = repro_experiments(&count);
+    for (int i = 0; i < count; i++)
+        if ((!only || strcmp(only, all[i].name) == 0) && run_one(ctx, &all[i], force, err, errlen) != 0)
+            return -1;
+    return 0;
+}

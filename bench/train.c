@@ -1,0 +1,342 @@
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adamw.h"
+#include "h5io.h"
+#include "timing.h"
+
+TrainConfig train_defaults(void)
+{
+    return (TrainConfig){.steps = 2000, .batch = 12, .context = 64, .lr = 1e-3f, .min_lr = 1e-4f, .warmup = 100,
+                         .decay_steps = 2000, .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.99f,
+                         .grad_clip = 1.0f, .eval_every = 250, .eval_batches = 20, .seed = 1337};
+}
+
+int train_state_alloc(TrainState *s, const LmModel *m, uint64_t seed, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->params = core_alloc_floats(m->n_params);
+    s->m = core_alloc_floats(m->n_params);
+    s->v = core_alloc_floats(m->n_params);
+    if (!s->params || !s->m || !s->v) {
+        train_state_free(s);
+        snprintf(err, errlen, "train: out of memory for %zu parameters", m->n_params);
+        return -1;
+    }
+    memset(s->m, 0, m->n_params * sizeof(float));
+    memset(s->v, 0, m->n_params * sizeof(float));
+    lm_init(m, s->params, seed);
+    return 0;
+}
+
+void train_state_free(TrainState *s)
+{
+    core_free(s->params), core_free(s->m), core_free(s->v);
+    s->params = s->m = s->v = NULL;
+}
+
+int train_log_alloc(TrainLog *log, int steps, int evals)
+{
+    memset(log, 0, sizeof *log);
+    log->cap_train = steps > 0 ? steps : 1;
+    log->cap_eval = evals > 0 ? evals : 1;
+    log->step = calloc((size_t)log->cap_train, sizeof(double));
+    log->train_loss = calloc((size_t)log->cap_train, sizeof(double));
+    log->lr = calloc((size_t)log->cap_train, sizeof(double));
+    log->eval_step = calloc((size_t)log->cap_eval, sizeof(double));
+    log->val_loss = calloc((size_t)log->cap_eval, sizeof(double));
+    log->eval_time_s = calloc((size_t)log->cap_eval, sizeof(double));
+    log->eval_tokens = calloc((size_t)log->cap_eval, sizeof(double));
+    if (!log->step || !log->train_loss || !log->lr || !log->eval_step || !log->val_loss || !log->eval_time_s ||
+        !log->eval_tokens) {
+        train_log_free(log);
+        return -1;
+    }
+    return 0;
+}
+
+void train_log_free(TrainLog *log)
+{
+    free(log->step), free(log->train_loss), free(log->lr);
+    free(log->eval_step), free(log->val_loss), free(log->eval_time_s), free(log->eval_tokens);
+    memset(log, 0, sizeof *log);
+}
+
+/* nanoGPT's get_lr with it = t - 1: linear warm-up, cosine decay to min_lr at decay_steps, then min_lr. */
+float train_lr_at(const TrainConfig *cfg, long t)
+{
+    long it = t - 1;
+    if (it < cfg->warmup)
+        return cfg->lr * (float)(it + 1) / (float)(cfg->warmup + 1);
+    if (it > cfg->decay_steps)
+        return cfg->min_lr;
+    double ratio = (double)(it - cfg->warmup) / (double)(cfg->decay_steps - cfg->warmup > 0 ? cfg->decay_steps - cfg->warmup : 1);
+    double coeff = 0.5 * (1.0 + cos(M_PI * ratio));
+    return (float)(cfg->min_lr + coeff * (cfg->lr - cfg->min_lr));
+}
+
+/* Buffers for one batch: ids, targets, activations, workspace and gradients. */
+typedef struct TrainBuffers {
+    int *ids, *targets;
+    float *act, *ws, *grads;
+} TrainBuffers;
+
+static void buffers_free(TrainBuffers *b)
+{
+    free(b->ids), free(b->targets);
+    core_free(b->act), core_free(b->ws), core_free(b->grads);
+    memset(b, 0, sizeof *b);
+}
+
+static int buffers_alloc(TrainBuffers *b, const LmModel *m, int B, int T, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    b->ids = malloc(sizeof(int) * (size_t)B * T);
+    b->targets = malloc(sizeof(int) * (size_t)B * T);
+    b->act = core_alloc_floats(lm_act_floats(m, B, T));
+    b->ws = core_alloc_floats(lm_workspace_floats(m, B, T));
+    b->grads = core_alloc_floats(m->n_params);
+    if (!b->ids || !b->targets || !b->act || !b->ws || !b->grads) {
+        buffers_free(b);
+        snprintf(err, errlen, "train: out of memory for batch %d x %d", B, T);
+        return -1;
+    }
+    return 0;
+}
+
+int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *data, const float *params,
+                   double *loss, char *err, size_t errlen)
+{
+    TrainBuffers b;
+    if (buffers_alloc(&b, m, cfg->batch, cfg->context, err, errlen) != 0)
+        return -1;
+    double sum = 0.0;
+    int rc = 0;
+    for (int i = 0; i < cfg->eval_batches && rc == 0; i++) {
+        rc = data->batch(data->ctx, 1, (uint64_t)i, b.ids, b.targets, cfg->batch, cfg->context, err, errlen);
+        if (rc == 0)
+            sum += lm_forward_backward(m, params, b.ids, b.targets, cfg->batch, cfg->context, b.act, b.ws, NULL, 0);
+    }
+    buffers_free(&b);
+    *loss = cfg->eval_batches > 0 ? sum / cfg->eval_batches : NAN;
+    return rc;
+}
+
+/* Global L2 norm of the gradient (double accumulation); scales it down to grad_clip when above. */
+static double clip_gradients(float *grads, size_t n, float clip)
+{
+    double sq = 0.0;
+#pragma omp parallel for reduction(+ : sq) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        sq += (double)grads[i] * grads[i];
+    double norm = sqrt(sq);
+    if (clip > 0 && norm > clip) {
+        float scale = (float)(clip / (norm + 1e-6));
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++)
+            grads[i] *= scale;
+    }
+    return norm;
+}
+
+/* One AdamW step per tensor, each with its group's rate (scaled by the schedule) and weight decay. */
+static void optimizer_step(const LmModel *m, const TrainConfig *cfg, TrainState *s, const float *grads, float lr)
+{
+    float schedule = cfg->lr > 0 ? lr / cfg->lr : 0.0f;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const LmTensor *ten = &m->tensors[t];
+        float group_lr = lr;
+        if (ten->lr_override > 0)
+            group_lr = ten->lr_is_cap ? fminf(cfg->lr, ten->lr_override) * schedule : ten->lr_override * schedule;
+        AdamWConfig opt = {.lr = group_lr, .beta1 = cfg->beta1, .beta2 = cfg->beta2, .eps = 1e-8f,
+                           .weight_decay = ten->weight_decay ? cfg->weight_decay : 0.0f};
+        size_t off = ten->spec.offset;
+        adamw_step(&opt, s->params + off, grads + off, s->m + off, s->v + off, ten->spec.numel, s->step);
+    }
+}
+
+static void progress(const TrainConfig *cfg, long step, double loss, double val, double tok_s, double elapsed)
+{
+    if (cfg->quiet)
+        return;
+    double eta = step > 0 ? elapsed / step * (cfg->steps - step) : 0;
+    int tty = isatty(STDOUT_FILENO);
+    printf("%sstep %5ld/%d  loss %.4f  val %.4f  %8.0f tok/s  ETA %4.0fs%s", tty ? "\r" : "", step, cfg->steps, loss,
+           val, tok_s, eta, tty ? "   " : "\n");
+    fflush(stdout);
+}
+
+static void log_eval(TrainLog *log, long step, double val, double seconds, double tokens)
+{
+    if (!log || log->n_eval >= log->cap_eval)
+        return;
+    int i = log->n_eval++;
+    log->eval_step[i] = (double)step, log->val_loss[i] = val;
+    log->eval_time_s[i] = seconds, log->eval_tokens[i] = tokens;
+}
+
+static void log_step(TrainLog *log, long step, double loss, double lr)
+{
+    if (!log || log->n_train >= log->cap_train)
+        return;
+    int i = log->n_train++;
+    log->step[i] = (double)step, log->train_loss[i] = loss, log->lr[i] = lr;
+}
+
+/* One optimisation step: batch, forward+backward, guard, clip, AdamW. Returns the loss (NaN on a bad step). */
+static double train_step(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *s,
+                         TrainBuffers *b, float *lr_out, char *err, size_t errlen)
+{
+    if (data->batch(data->ctx, 0, (uint64_t)s->step, b->ids, b->targets, cfg->batch, cfg->context, err, errlen) != 0)
+        return NAN;
+    memset(b->grads, 0, m->n_params * sizeof(float));
+    double loss = lm_forward_backward(m, s->params, b->ids, b->targets, cfg->batch, cfg->context, b->act, b->ws,
+                                      b->grads, 1);
+    double norm = clip_gradients(b->grads, m->n_params, cfg->grad_clip);
+    if (!isfinite(loss) || !isfinite(norm)) {
+        snprintf(err, errlen, "step %ld: %s is %s; stopped (parameters left at step %ld)", s->step + 1,
+                 isfinite(loss) ? "gradient norm" : "loss", isnan(isfinite(loss) ? norm : loss) ? "NaN" : "Inf",
+                 s->step);
+        return NAN;
+    }
+    s->step++;
+    *lr_out = train_lr_at(cfg, s->step);
+    optimizer_step(m, cfg, s, b->grads, *lr_out);
+    return loss;
+}
+
+int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *state, TrainLog *log,
+              TrainResult *result, char *err, size_t errlen)
+{
+    memset(result, 0, sizeof *result);
+    TrainBuffers b;
+    if (buffers_alloc(&b, m, cfg->batch, cfg->context, err, errlen) != 0)
+        return -1;
+    OpFlops f = lm_flops(m, cfg->batch, cfg->context);
+    result->flops_per_step = f.forward + f.backward + adamw_flops(m->n_params);
+    const double tokens_per_step = (double)cfg->batch * cfg->context, t0 = timing_now_seconds();
+    const long first = state->step;
+    double loss = NAN, val = NAN;
+    int rc = 0, tty = isatty(STDOUT_FILENO);
+    result->best_val_loss = INFINITY;
+    while (state->step < cfg->steps) {
+        float lr = 0;
+        loss = train_step(m, cfg, data, state, &b, &lr, err, errlen);
+        if (isnan(loss)) {
+            result->stopped_nan = strstr(err, "stopped") != NULL;
+            rc = -1;
+            break;
+        }
+        log_step(log, state->step, loss, lr);
+        double elapsed = timing_now_seconds() - t0;
+        int eval_now = (cfg->eval_every > 0 && state->step % cfg->eval_every == 0) || state->step == cfg->steps;
+        if (eval_now) {
+            if ((rc = train_evaluate(m, cfg, data, state->params, &val, err, errlen)) != 0)
+                break;
+            result->best_val_loss = fmin(result->best_val_loss, val);
+            log_eval(log, state->step, val, elapsed, tokens_per_step * (double)state->step);
+        }
+        if (tty || eval_now)
+            progress(cfg, state->step, loss, val, tokens_per_step * (double)(state->step - first) / elapsed, elapsed);
+        int save = cfg->checkpoint && ((cfg->checkpoint_every > 0 && state->step % cfg->checkpoint_every == 0) ||
+                                       state->step == cfg->steps);
+        if (save && (rc = train_save_checkpoint(m, state, cfg->seed, cfg->checkpoint, err, errlen)) != 0)
+            break;
+    }
+    if (tty && !cfg->quiet)
+        printf("\n");
+    result->seconds = timing_now_seconds() - t0;
+    result->steps_done = state->step;
+    result->tokens = tokens_per_step * (double)(state->step - first);
+    result->tokens_per_s = result->seconds > 0 ? result->tokens / result->seconds : 0;
+    result->final_train_loss = loss;
+    result->final_val_loss = val;
+    buffers_free(&b);
+    return rc;
+}
+
+static int write_block(H5File *f, const char *group, const LmModel *m, const float *block, char *err, size_t errlen)
+{
+    for (int t = 0; t < m->n_tensors; t++) {
+        const ParamSpec *s = &m->tensors[t].spec;
+        char path[CORE_NAME_LEN + 16];
+        snprintf(path, sizeof path, "%.8s/%.*s", group, CORE_NAME_LEN, s->name);
+        if (h5io_write_floats(f, path, block + s->offset, s->ndim, s->shape, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int train_save_checkpoint(const LmModel *m, const TrainState *s, uint64_t seed, const char *path, char *err,
+                          size_t errlen)
+{
+    char config[4 * LM_CONFIG_LEN];
+    if (lm_config_string(m, config, sizeof config) != 0) {
+        snprintf(err, errlen, "checkpoint: model config too long");
+        return -1;
+    }
+    H5File *f = h5io_create_atomic(path, err, errlen);
+    if (!f)
+        return -1;
+    if (write_block(f, "params", m, s->params, err, errlen) != 0 || write_block(f, "adam_m", m, s->m, err, errlen) != 0 ||
+        write_block(f, "adam_v", m, s->v, err, errlen) != 0 ||
+        h5io_attr_str(f, "/", "model_config", config, err, errlen) != 0 ||
+        h5io_attr_int(f, "/", "step", s->step, err, errlen) != 0 ||
+        h5io_attr_int(f, "/", "seed", (long long)seed, err, errlen) != 0) {
+        h5io_abort(f);
+        return -1;
+    }
+    return h5io_commit(f, err, errlen);
+}
+
+static int read_block(H5File *f, const char *group, const LmModel *m, float *block, char *err, size_t errlen)
+{
+    for (int t = 0; t < m->n_tensors; t++) {
+        const ParamSpec *s = &m->tensors[t].spec;
+        char path[CORE_NAME_LEN + 16];
+        snprintf(path, sizeof path, "%.8s/%.*s", group, CORE_NAME_LEN, s->name);
+        H5Tensor ten;
+        if (h5io_read_tensor(f, path, &ten, err, errlen) != 0)
+            return -1;
+        int ok = ten.numel == s->numel && ten.ndim == s->ndim;
+        if (ok)
+            memcpy(block + s->offset, ten.data, s->numel * sizeof(float));
+        else
+            snprintf(err, errlen, "/%s has the wrong shape for this model", path);
+        h5io_tensor_free(&ten);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
+int train_load_checkpoint(const LmModel *m, TrainState *s, const char *path, char *err, size_t errlen)
+{
+    char msg[512], stored[4 * LM_CONFIG_LEN], mine[4 * LM_CONFIG_LEN];
+    H5File *f = h5io_open_read(path, err, errlen);
+    if (!f)
+        return -1;
+    double step = 0;
+    int rc = -1;
+    lm_config_string(m, mine, sizeof mine);
+    if (h5io_read_attr_str(f, "/", "model_config", stored, sizeof stored) != 0 ||
+        h5io_read_attr_double(f, "/", "step", &step) != 0)
+        snprintf(err, errlen, "%s: not a subq checkpoint (no model_config/step)", path);
+    else if (strcmp(stored, mine) != 0)
+        snprintf(err, errlen, "%s: written for model '%s', not '%s'", path, stored, mine);
+    else if (read_block(f, "params", m, s->params, msg, sizeof msg) != 0 ||
+             read_block(f, "adam_m", m, s->m, msg, sizeof msg) != 0 ||
+             read_block(f, "adam_v", m, s->v, msg, sizeof msg) != 0)
+        snprintf(err, errlen, "%s: %s", path, msg);
+    else {
+        s->step = (long)step;
+        rc = 0;
+    }
+    h5io_close(f);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* train: the training loop for the language models (baselines/lm.h): AdamW with per-tensor groups, linear
+ * warm-up then cosine decay, global gradient-norm clipping, evaluation every N steps, exact resume from HDF5
+ * checkpoints, and a NaN/Inf guard.
+ *
+ * Determinism: batch i of a split is a pure function of (data seed, i), so a run resumed from a checkpoint
+ * at step s sees the same batches as the uninterrupted run and, with the same thread count, the same losses.
+ *
+ * Checkpoints (HDF5, written atomically): /params/<name>, /adam_m/<name>, /adam_v/<name> with the model's
+ * PyTorch-style names; root attributes model_config, step, seed. A NaN or Inf loss (or gradient norm) stops
+ * the run with a clear message; the last checkpoint written before it is kept untouched. */
+#ifndef SUBQ_TRAIN_H
+#define SUBQ_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lm.h"
+
+typedef struct TrainConfig {
+    int steps, batch, context;
+    float lr, min_lr;
+    int warmup, decay_steps; /* linear warm-up over `warmup` steps, cosine to min_lr at decay_steps */
+    float weight_decay, beta1, beta2, grad_clip; /* grad_clip <= 0: no clipping */
+    int eval_every, eval_batches;
+    uint64_t seed;          /* parameter initialisation */
+    int quiet;              /* no progress line */
+    const char *checkpoint; /* path or NULL */
+    int checkpoint_every;   /* steps; 0: only at the end */
+} TrainConfig;
+
+/* nanoGPT's CPU configuration (lr 1e-3 to 1e-4, warm-up 100, 2000 steps, betas (0.9, 0.99), clip 1, wd 0.1). */
+TrainConfig train_defaults(void);
+
+typedef struct TrainData {
+    void *ctx;
+    /* Fills ids and targets (B, T) for batch `index` of split 0 (train) or 1 (validation). */
+    int (*batch)(void *ctx, int split, uint64_t index, int *ids, int *targets, int B, int T, char *err,
+                 size_t errlen);
+} TrainData;
+
+/* Optimiser state: the model's parameters and AdamW moments; step = steps done. */
+typedef struct TrainState {
+    float *params, *m, *v;
+    long step;
+} TrainState;
+
+typedef struct TrainLog {
+    int n_train, n_eval, cap_train, cap_eval;
+    double *step, *train_loss, *lr;      /* per step */
+    double *eval_step, *val_loss, *eval_time_s, *eval_tokens;
+} TrainLog;
+
+typedef struct TrainResult {
+    double final_train_loss, final_val_loss, best_val_loss;
+    double seconds, tokens, tokens_per_s;
+    double flops_per_step; /* analytic forward+backward+optimizer */
+    long steps_done;
+    int stopped_nan;
+} TrainResult;
+
+int train_state_alloc(TrainState *s, const LmModel *m, uint64_t seed, char *err, size_t errlen);
+void train_state_free(TrainState *s);
+int train_log_alloc(TrainLog *log, int steps, int evals);
+void train_log_free(TrainLog *log);
+
+/* Learning rate at step t (1-based). */
+float train_lr_at(const TrainConfig *cfg, long t);
+
+/* Mean validation loss over cfg->eval_batches fixed batches. */
+int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *data, const float *params,
+                   double *loss, char *err, size_t errlen);
+
+/* Trains from state->step to cfg->steps. 0 on success; -1 with a message (NaN stop included: then
+ * result->stopped_nan = 1). */
+int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *state, TrainLog *log,
+              TrainResult *result, char *err, size_t errlen);
+
+int train_save_checkpoint(const LmModel *m, const TrainState *s, uint64_t seed, const char *path, char *err,
+                          size_t errlen);
+/* Loads a checkpoint written for the same model config. */
+int train_load_checkpoint(const LmModel *m, TrainState *s, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,110 @@
+/* hyena: the Hyena operator exactly as the official safari `standalone_hyena.py` HyenaOperator computes it
+ * (see baselines/torch/SEMANTICS-hyena-s4d.md, sections 1 and 4). x (B, L, D) -> y (B, L, D), o = order,
+ * F = filter_order, C = (o-1) D filter channels, K = short_filter_order, n = num_inner_mlps:
+ *
+ *   X      = in_proj(x)                                           (B, L, (o+1)D)
+ *   uc     = causal depthwise conv of X, kernel K, padding K-1, first L outputs  (B, (o+1)D, L)
+ *   ch_0 .. ch_o = uc split into chunks of D channels;  v = ch_o
+ *   for x_i in ch_{o-1}, ..., ch_1 (j = 0 .. o-2):
+ *       a = v * x_i;  v = h_j (*) a + beta_j * a                  causal long conv (ops/fftconv.h) + skip
+ *   y      = out_proj(v * ch_0)
+ *
+ * The implicit filter h (computed once per forward, it depends only on L and the parameters):
+ *   z = pos_emb.z[:L] (L, emb_dim) -> Linear(emb_dim, F) -> sin(freq .) -> n x [Linear(F, F) -> sin(freq .)]
+ *     -> Linear(F, C, no bias) = hf (L, C);   h[l, c] = hf[l, c] * (exp(-t_l |deltas_c|) + shift)
+ * with ONE freq vector (1, F) shared by every Sin (the official module reuses a single Sin instance), and
+ * filter channel layout `(o d)`: filter j, channel d is column j*D + d; beta = filter_fn.bias, same layout.
+ *
+ * Official defaults (HyenaOperator / HyenaFilter / ExponentialModulation):
+ *   order=2, filter_order=64, emb_dim=3, num_inner_mlps=2, w=1 (Sin freq init), short filter kernel 3
+ *   (padding 2), fast_decay_pct=0.3, slow_decay_pct=1.5, target=1e-2, shift=0.0, modulate=True,
+ *   dropout=0 and filter_dropout=0 (dropout is not implemented here: p = 0, as in the defaults).
+ *   short_filter_order generalises the official hard-coded 3 (padding K-1 keeps it causal, as in safari's
+ *   full hyena.py); the default 3 is the official operator.
+ *
+ * Parameters, named_parameters() order (PyTorch names and shapes):
+ *   in_proj.weight                         ((o+1)D, D)
+ *   in_proj.bias                           ((o+1)D)
+ *   out_proj.weight                        (D, D)
+ *   out_proj.bias                          (D)
+ *   short_filter.weight                    ((o+1)D, 1, K)
+ *   short_filter.bias                      ((o+1)D)
+ *   filter_fn.bias                         (C)            the long-conv skip beta, (o d) layout
+ *   filter_fn.pos_emb.z                    (1, l_max, emb_dim)
+ *   filter_fn.implicit_filter.0.weight     (F, emb_dim)
+ *   filter_fn.implicit_filter.0.bias       (F)
+ *   filter_fn.implicit_filter.1.freq       (1, F)         shared by all Sin layers (indices 1, 3, ..., 2n+1)
+ *   filter_fn.implicit_filter.{2i}.weight  (F, F)         i = 1 .. n (Sequential index 2i)
+ *   filter_fn.implicit_filter.{2i}.bias    (F)
+ *   filter_fn.implicit_filter.{2n+2}.weight (C, F)        last Linear, no bias
+ * Buffers (not parameters; computed here, never stored): pos_emb.t (1, l_max, 1) = linspace(0, 1, l_max) and
+ * modulation.deltas (1, 1, C) = linspace(log(target)/slow_decay_pct, log(target)/fast_decay_pct, C), both
+ * built in float32 like torch.linspace: start + step*i for i < n/2, end - step*(n-1-i) otherwise.
+ * Both live on the l_max grid: for L < l_max the filter is the first L taps of the l_max filter.
+ *
+ * Sequence length: the official module silently truncates its output to l_max when L > l_max; we refuse
+ * such inputs instead (the registry's max_len hook returns l_max, op_check_shape reports it), so y always
+ * has the shape of x.
+ *
+ * backward writes dx (=) and accumulates (+=) into every parameter gradient, including pos_emb.z (its
+ * first L rows) and the shared freq (summed over all Sin layers). act holds what backward needs
+ * (hyena_act_floats: (4o+1) B L D floats for the projections, short conv output, gated inputs and outputs
+ * of the long convolutions and the out_proj input, plus 2 (n+1) L F + 2 C L + L for the filter); scratch
+ * comes from the Workspace (hyena_workspace_floats: (2o+5) B L D + C L floats plus the FFT engine's).
+ * Config: "d_model=64,l_max=1024,order=2,filter_order=64,...". */
+#ifndef SUBQ_HYENA_H
+#define SUBQ_HYENA_H
+
+#include "config.h"
+#include "core.h"
+#include "rng.h"
+
+/* 12 + 2n parameter tensors must fit the registry's OP_MAX_PARAM_TENSORS (64). */
+#define HYENA_MAX_INNER_MLPS 16
+
+typedef struct HyenaConfig {
+    int d_model;            /* D */
+    int l_max;              /* longest sequence; the filter grid (t, z) is defined on l_max points */
+    int order;              /* o >= 2: o+1 projections, o-1 long convolutions */
+    int filter_order;       /* F, width of the implicit filter MLP */
+    int emb_dim;            /* odd, >= 3: [t, cos bands, -sin bands] */
+    int num_inner_mlps;     /* n inner Linear(F, F) + Sin layers */
+    float w;                /* Sin frequency init (freq = w) */
+    int short_filter_order; /* K, depthwise causal conv kernel */
+    float fast_decay_pct;
+    float slow_decay_pct;
+    float target;
+    float shift;            /* added to the exponential decay */
+    int modulate;           /* 0: h = hf, no decay window */
+} HyenaConfig;
+
+extern const ConfigField hyena_config_fields[];
+extern const int hyena_config_field_count;
+
+int hyena_validate(const HyenaConfig *cfg, char *err, size_t errlen);
+int hyena_param_specs(const HyenaConfig *cfg, ParamSpec *out);
+size_t hyena_num_params(const HyenaConfig *cfg);
+/* PyTorch defaults, in the official RNG draw order: in_proj, out_proj (Linear: weight and bias
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in))), short_filter (fan_in K), filter_fn.bias ~ N(0, 1), the MLP Linears
+ * (fan_in emb_dim, then F); deterministic: freq = w, z as PositionalEmbedding builds it. */
+void hyena_init(const HyenaConfig *cfg, float *params, Rng *rng);
+size_t hyena_act_floats(const HyenaConfig *cfg, int B, int L);
+size_t hyena_workspace_floats(const HyenaConfig *cfg, int B, int L);
+/* Requires 1 <= L <= l_max. */
+void hyena_forward(const HyenaConfig *cfg, const float *params, const float *x, float *y, float *act, int B, int L,
+                   Workspace *ws);
+void hyena_backward(const HyenaConfig *cfg, const float *params, const float *x, const float *act, const float *dy,
+                    float *dx, float *dparams, int B, int L, Workspace *ws);
+/* Analytic FLOPs; the terms are listed in hyena.c. */
+OpFlops hyena_flops(const HyenaConfig *cfg, int B, int L);
+int hyena_max_len(const HyenaConfig *cfg); /* l_max */
+
+/* The deterministic buffers, exposed for tests and interop (float32 as torch builds them):
+ * element i of torch.linspace(start, end, n); t_l = hyena_linspace(0, 1, l_max, l);
+ * deltas_c = hyena_delta(cfg, c) for c < C. */
+float hyena_linspace(float start, float end, int n, int i);
+float hyena_delta(const HyenaConfig *cfg, int c);
+/* pos_emb.z default (l_max, emb_dim) into z. */
+void hyena_init_pos_emb(const HyenaConfig *cfg, float *z);
+
+#endif

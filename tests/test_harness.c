@@ -1,0 +1,174 @@
+/* The harness pieces: order statistics of the timing routine, its repetition policy, the CLI option parser,
+ * results files (provenance, atomicity) and the benchmark runner's memory limit. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "benchop.h"
+#include "cli.h"
+#include "compare.h"
+#include "h5io.h"
+#include "results.h"
+#include "show.h"
+#include "timing.h"
+
+Test(timing, summary_gives_median_min_and_interpolated_iqr)
+{
+    double samples[] = {9.0, 1.0, 5.0, 3.0, 7.0};
+    TimingStats s;
+    timing_summarise(samples, 5, &s);
+    cr_expect_eq(s.reps, 5);
+    cr_expect_eq(s.min_ms, 1.0);
+    cr_expect_eq(s.median_ms, 5.0);
+    cr_expect_float_eq(s.iqr_ms, 7.0 - 3.0, 1e-12);
+    double even[] = {4.0, 1.0, 2.0, 3.0};
+    timing_summarise(even, 4, &s);
+    cr_expect_float_eq(s.median_ms, 2.5, 1e-12);
+    cr_expect_float_eq(s.iqr_ms, 3.25 - 1.75, 1e-12);
+}
+
+static void count_calls(void *ctx) { ++*(int *)ctx; }
+
+Test(timing, measure_runs_warmup_plus_at_least_min_reps_and_at_most_max_reps)
+{
+    int calls = 0;
+    TimingStats s;
+    TimingPolicy few = {.warmup = 2, .min_reps = 3, .max_reps = 10, .min_seconds = 0.0};
+    timing_measure(count_calls, &calls, &few, &s);
+    cr_expect_eq(calls, 5);
+    cr_expect_eq(s.reps, 3);
+    calls = 0;
+    TimingPolicy capped = {.warmup = 0, .min_reps = 1, .max_reps = 7, .min_seconds = 100.0};
+    timing_measure(count_calls, &calls, &capped, &s);
+    cr_expect_eq(calls, 7, "min_seconds cannot push past max_reps");
+}
+
+Test(cli, parses_values_and_flags_and_rejects_unknown_repeated_or_incomplete_options)
+{
+    CliOption opts[] = {{"op", 1, "", NULL}, {"force", 0, "", NULL}};
+    char err[256];
+    char *ok[] = {"--op", "ffn", "--force"};
+    cr_assert_eq(cli_parse(opts, 2, 3, ok, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(cli_value(opts, 2, "op"), "ffn");
+    cr_expect_not_null(cli_value(opts, 2, "force"));
+    char *unknown[] = {"--nope"}, *twice[] = {"--op", "a", "--op", "b"}, *dangling[] = {"--op"}, *stray[] = {"x"};
+    cr_expect_eq(cli_parse(opts, 2, 1, unknown, err, sizeof err), -1);
+    cr_expect(strstr(err, "--nope") != NULL, "%s", err);
+    cr_expect_eq(cli_parse(opts, 2, 4, twice, err, sizeof err), -1);
+    cr_expect_eq(cli_parse(opts, 2, 1, dangling, err, sizeof err), -1);
+    cr_expect_eq(cli_parse(opts, 2, 1, stray, err, sizeof err), -1);
+    long v;
+    cr_expect_eq(cli_long("batch", "12", 1, 100, &v, err, sizeof err), 0);
+    cr_expect_eq(v, 12);
+    cr_expect_eq(cli_long("batch", "12x", 1, 100, &v, err, sizeof err), -1);
+    cr_expect_eq(cli_long("batch", "0", 1, 100, &v, err, sizeof err), -1);
+    cr_expect(strstr(err, "--batch") != NULL, "%s", err);
+}
+
+Test(results, file_carries_provenance_runs_and_series)
+{
+    char path[] = "/tmp/subq_results_XXXXXX.h5", err[256], text[256];
+    int fd = mkstemps(path, 3);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    Results r;
+    ResultsMeta meta = {"unit", "smoke", 7, 2};
+    cr_assert_eq(results_create(&r, path, &meta, err, sizeof err), 0, "%s", err);
+    double series[3] = {1, 2, 3};
+    results_run(&r, "point", "op=ffn,d_model=4");
+    results_metric(&r, "point", "time_ms_median", 1.5);
+    results_series(&r, "point", "seq_len", series, 3);
+    cr_assert_eq(results_commit(&r, err, sizeof err), 0, "%s", err);
+    H5File *f = h5io_open_read(path, err, sizeof err);
+    cr_assert_not_null(f, "%s", err);
+    const char *attrs[] = {"experiment", "profile", "git_commit", "date_utc", "cpu_model", "compiler",
+                           "compiler_flags", "fftw_version", "openblas_config", "hdf5_version"};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        cr_expect_eq(h5io_read_attr_str(f, "/", attrs[i], text, sizeof text), 0, "missing root attribute %s",
+                     attrs[i]);
+    double v;
+    cr_expect_eq(h5io_read_attr_double(f, "/", "threads", &v), 0);
+    cr_expect_eq(v, 2.0);
+    cr_expect_eq(h5io_read_attr_double(f, "runs/point", "time_ms_median", &v), 0);
+    cr_expect_eq(v, 1.5);
+    cr_expect_eq(h5io_exists(f, "runs/point/seq_len"), 1);
+    h5io_close(f);
+
+    /* The text export gnuplot reads: a header of series names, then one row per point. */
+    char outdir[] = "/tmp/subq_export_XXXXXX", dat[128], line[256];
+    cr_assert_not_null(mkdtemp(outdir));
+    cr_expect_eq(show_export(path, outdir, err, sizeof err), 1, "%s", err);
+    snprintf(dat, sizeof dat, "%s/point.dat", outdir);
+    FILE *fp = fopen(dat, "r");
+    cr_assert_not_null(fp, "no %s", dat);
+    cr_assert_not_null(fgets(line, sizeof line, fp));
+    cr_expect_str_eq(line, "seq_len\n");
+    cr_assert_not_null(fgets(line, sizeof line, fp));
+    cr_expect_str_eq(line, "1\n");
+    fclose(fp);
+    unlink(dat);
+    rmdir(outdir);
+    unlink(path);
+}
+
+Test(results, a_failed_write_keeps_no_file)
+{
+    char path[128], err[256];
+    snprintf(path, sizeof path, "/tmp/subq_results_fail_%ld.h5", (long)getpid());
+    Results r;
+    ResultsMeta meta = {"unit", "smoke", 0, 1};
+    cr_assert_eq(results_create(&r, path, &meta, err, sizeof err), 0, "%s", err);
+    results_metric(&r, "no_such_run", "x", 1.0); /* the run group was never created: an error */
+    cr_expect_eq(results_commit(&r, err, sizeof err), -1);
+    cr_expect(strstr(err, "no_such_run") != NULL, "%s", err);
+    cr_expect_neq(access(path, F_OK), 0, "a failed results file must not appear under its final name");
+}
+
+Test(benchop, refuses_to_allocate_beyond_the_memory_limit)
+{
+    Op op;
+    char err[256];
+    cr_assert_eq(op_configure(&op, "ffn", "d_model=64,d_hidden=256", err, sizeof err), 0, "%s", err);
+    TimingPolicy once = timing_single_policy();
+    BenchOpResult r;
+    BenchOpStatus st = benchop_run(&op, 1, 4096, 1, &once, 1024, 0, &r, err, sizeof err);
+    cr_expect_eq(st, BENCHOP_TOO_BIG);
+    cr_expect(strstr(err, "limit") != NULL, "%s", err);
+    st = benchop_run(&op, 1, 8, 1, &once, 0, 0, &r, err, sizeof err);
+    cr_assert_eq(st, BENCHOP_OK, "%s", err);
+    cr_expect_eq(r.flops_forward, op_flops(&op, 1, 8).forward);
+    cr_expect_eq(r.forward.reps, 1);
+    cr_expect_eq(r.training.reps, 1);
+}
+
+static void write_timed(const char *path, double scalar_ratio, double series_second)
+{
+    char err[256];
+    Results r;
+    ResultsMeta meta = {"unit", "smoke", 0, 1};
+    cr_assert_eq(results_create(&r, path, &meta, err, sizeof err), 0, "%s", err);
+    double series[2] = {1.0, series_second};
+    results_run(&r, "op", "op=ffn");
+    results_metric(&r, "op", "forward_calibration_ratio", scalar_ratio);
+    results_series(&r, "op", "forward_backward_calibration_ratio", series, 2);
+    cr_assert_eq(results_commit(&r, err, sizeof err), 0, "%s", err);
+}
+
+Test(compare, flags_only_slowdowns_beyond_the_threshold)
+{
+    char a[64], b[64], err[256];
+    snprintf(a, sizeof a, "/tmp/subq_cmp_a_%ld.h5", (long)getpid());
+    snprintf(b, sizeof b, "/tmp/subq_cmp_b_%ld.h5", (long)getpid());
+    write_timed(a, 2.0, 3.0);
+    write_timed(b, 2.4, 4.0); /* +20% (within 25%) and +33% (beyond) */
+    FILE *sink = fopen("/dev/null", "w");
+    cr_assert_not_null(sink);
+    cr_expect_eq(compare_results(a, b, 0.25, sink, err, sizeof err), 1);
+    cr_expect_eq(compare_results(a, b, 0.10, sink, err, sizeof err), 2);
+    cr_expect_eq(compare_results(b, a, 0.10, sink, err, sizeof err), 0, "speed-ups are not regressions");
+    cr_expect_eq(compare_results(a, "/nonexistent.h5", 0.1, sink, err, sizeof err), -1);
+    fclose(sink);
+    unlink(a), unlink(b);
+}

@@ -1,0 +1,171 @@
+/* The decoder LM composed of registry operators: gradients against finite differences, overfitting a tiny
+ * batch, the config string round trip and the parameter names. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adamw.h"
+#include "lm.h"
+#include "testutil.h"
+
+typedef struct LmFixture {
+    LmModel m;
+    int B, T;
+    float *params, *grads, *act, *ws;
+    int *ids, *targets;
+} LmFixture;
+
+static void lm_fixture(LmFixture *f, const char *config, int B, int T, uint64_t seed)
+{
+    char err[256];
+    cr_assert_eq(lm_create(&f->m, config, err, sizeof err), 0, "%s", err);
+    f->B = B, f->T = T;
+    f->params = core_alloc_floats(f->m.n_params);
+    f->grads = core_alloc_floats(f->m.n_params);
+    f->act = core_alloc_floats(lm_act_floats(&f->m, B, T));
+    f->ws = core_alloc_floats(lm_workspace_floats(&f->m, B, T));
+    f->ids = malloc(sizeof(int) * B * T);
+    f->targets = malloc(sizeof(int) * B * T);
+    cr_assert(f->params && f->grads && f->act && f->ws && f->ids && f->targets);
+    lm_init(&f->m, f->params, seed);
+    Rng rng;
+    rng_init(&rng, seed + 1);
+    for (int i = 0; i < B * T; i++) {
+        f->ids[i] = (int)rng_below(&rng, (uint32_t)f->m.cfg.vocab);
+        f->targets[i] = (int)rng_below(&rng, (uint32_t)f->m.cfg.vocab);
+    }
+    f->targets[1] = -1; /* an ignored position */
+}
+
+static void lm_fixture_free(LmFixture *f)
+{
+    core_free(f->params), core_free(f->grads), core_free(f->act), core_free(f->ws);
+    free(f->ids), free(f->targets);
+    lm_destroy(&f->m);
+}
+
+static double loss_of(LmFixture *f)
+{
+    return lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, NULL, 0);
+}
+
+/* Central differences on up to `per_tensor` entries of every tensor; returns the worst relative error. */
+static double model_gradcheck(LmFixture *f, int per_tensor, char *worst, size_t worst_len)
+{
+    memset(f->grads, 0, f->m.n_params * sizeof(float));
+    lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, f->grads, 1);
+    double max_err = 0.0;
+    const float eps = 1e-2f;
+    Rng rng;
+    rng_init(&rng, 99);
+    for (int t = 0; t < f->m.n_tensors; t++) {
+        const ParamSpec *s = &f->m.tensors[t].spec;
+        for (int k = 0; k < per_tensor && (size_t)k < s->numel; k++) {
+            size_t i = s->offset + (s->numel <= (size_t)per_tensor ? (size_t)k : rng_below(&rng, (uint32_t)s->numel));
+            float saved = f->params[i];
+            f->params[i] = saved + eps;
+            double up = loss_of(f);
+            f->params[i] = saved - eps;
+            double down = loss_of(f);
+            f->params[i] = saved;
+            double numeric = (up - down) / (2.0 * eps), analytic = f->grads[i];
+            double err = fabs(analytic - numeric) / (fabs(numeric) + 2e-3);
+            if (err > max_err) {
+                max_err = err;
+                snprintf(worst, worst_len, "%s[%zu]: analytic %.6g numeric %.6g", s->name, i - s->offset, analytic,
+                         numeric);
+            }
+        }
+    }
+    return max_err;
+}
+
+static void check_model_gradient(const char *config)
+{
+    LmFixture f;
+    lm_fixture(&f, config, 2, 6, 11);
+    /* Larger weights than the 0.02 init, so every path carries a gradient well above round-off. */
+    Rng rng;
+    rng_init(&rng, 5);
+    for (size_t i = 0; i < f.m.n_params; i++)
+        f.params[i] += 0.2f * rng_normal(&rng);
+    char worst[256] = "";
+    double err = model_gradcheck(&f, 4, worst, sizeof worst);
+    cr_expect_leq(err, 2e-2, "%s: worst gradient error %.3g at %s", config, err, worst);
+    lm_fixture_free(&f);
+}
+
+#define TINY "vocab=7,d_model=8,layers=2,context=6"
+
+Test(lm, attention_ffn_model_gradient_matches_finite_differences)
+{
+    check_model_gradient(TINY ",mixer=attention,channel=ffn,mixer.n_heads=2,channel.d_hidden=12");
+}
+
+Test(lm, untied_head_without_positions_gradient_matches_finite_differences)
+{
+    check_model_gradient(TINY ",mixer=attention,channel=ffn,pos_emb=0,tied=0,mixer.n_heads=2,channel.d_hidden=12");
+}
+
+Test(lm, hyena_ffn_model_gradient_matches_finite_differences)
+{
+    check_model_gradient(TINY ",mixer=hyena,channel=ffn,pos_emb=0,mixer.filter_order=8,channel.d_hidden=12");
+}
+
+/* Adam on one fixed batch: a working forward/backward drives the loss towards zero. */
+static void check_overfits(const char *config)
+{
+    LmFixture f;
+    lm_fixture(&f, config, 2, 8, 3);
+    float *m = calloc(f.m.n_params, sizeof(float)), *v = calloc(f.m.n_params, sizeof(float));
+    cr_assert(m && v);
+    AdamWConfig opt = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f};
+    double first = 0, loss = 0;
+    for (int step = 1; step <= 300; step++) {
+        memset(f.grads, 0, f.m.n_params * sizeof(float));
+        loss = lm_forward_backward(&f.m, f.params, f.ids, f.targets, f.B, f.T, f.act, f.ws, f.grads, 1);
+        first = step == 1 ? loss : first;
+        adamw_step(&opt, f.params, f.grads, m, v, f.m.n_params, step);
+    }
+    cr_expect_lt(loss, 0.05, "%s: loss %.4f after 300 steps (from %.4f)", config, loss, first);
+    free(m), free(v);
+    lm_fixture_free(&f);
+}
+
+#define SMALL "vocab=16,d_model=32,layers=2,context=8"
+
+Test(lm, attention_ffn_overfits_a_tiny_batch)
+{
+    check_overfits(SMALL ",mixer=attention,channel=ffn,mixer.n_heads=4,channel.d_hidden=64");
+}
+
+Test(lm, hyena_ffn_overfits_a_tiny_batch)
+{
+    check_overfits(SMALL ",mixer=hyena,channel=ffn,pos_emb=0,channel.d_hidden=64");
+}
+
+Test(lm, config_string_rebuilds_the_same_model_and_names_follow_the_layout)
+{
+    LmModel a, b;
+    char err[256], text[2048], text2[2048];
+    cr_assert_eq(lm_create(&a, TINY ",mixer=hyena,channel=ffn,channel.d_hidden=12", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(lm_config_string(&a, text, sizeof text), 0);
+    cr_assert_eq(lm_create(&b, text, err, sizeof err), 0, "'%s': %s", text, err);
+    cr_assert_eq(lm_config_string(&b, text2, sizeof text2), 0);
+    cr_expect_str_eq(text, text2);
+    cr_expect_eq(a.n_params, b.n_params);
+    cr_expect(strstr(text, "mixer.l_max=6") != NULL, "hyena gets l_max = context: %s", text);
+    cr_expect_str_eq(a.tensors[0].spec.name, "wte.weight");
+    cr_expect_str_eq(a.tensors[2].spec.name, "layers.0.norm1.weight");
+    cr_expect_str_eq(a.tensors[4].spec.name, "layers.0.mixer.in_proj.weight");
+    size_t total = 0;
+    for (int t = 0; t < a.n_tensors; t++)
+        total += a.tensors[t].spec.numel;
+    cr_expect_eq(total, a.n_params, "tensors tile the parameter block");
+    lm_destroy(&a), lm_destroy(&b);
+    cr_expect_eq(lm_create(&b, TINY ",mixer=hyena,bogus=1", err, sizeof err), -1);
+    cr_expect(strstr(err, "bogus") != NULL, "%s", err);
+    lm_destroy(&b);
+}
