@@ -26,7 +26,8 @@ HDRS     := $(wildcard ops/*.h baselines/*.h datasets/*.h bench/*.h tests/*.h)
 OPT_OBJ  := $(LIB_SRC:%.c=build/opt/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 
-.PHONY: all deps check-deps test test-asan reproduce figures bench perf-check golden peers clean
+.PHONY: all deps check-deps test test-asan datasets reproduce figures bench perf-check perf-reference golden peers \
+        clean
 .DEFAULT_GOAL := all
 
 all: subq
@@ -72,8 +73,15 @@ test-asan: check-deps
 	@$(MAKE) --no-print-directory build/asan/test_subq
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test_subq --jobs 2
 
+# The data sets the experiments read, into datasets/cache (verified): the cache, else a mirror directory
+# (SUBQ_DATA_MIRROR, default ../shared/datasets), else the public source.
+datasets: check-deps
+	@$(MAKE) --no-print-directory subq
+	./subq data fetch all
+
 reproduce: check-deps
 	@$(MAKE) --no-print-directory subq
+	@$(MAKE) --no-print-directory datasets
 	./subq reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 	@$(MAKE) --no-print-directory figures
 
@@ -87,6 +95,9 @@ figures: subq
 	  gnuplot -e "datadir='results/data/$$n'; outdir='results/figures'" plots/$$n.gp && \
 	  echo "figures: results/figures/$$n.png" || exit 1; \
 	done
+	@if [ -f results/lm_shakespeare.h5 ]; then \
+	  ./subq results heatmap results/lm_shakespeare.h5 runs/hyena/filter_layer0 results/figures/hyena_filters.png && \
+	  echo "figures: results/figures/hyena_filters.png"; fi
 	./subq report
 
 bench: check-deps
@@ -96,8 +107,9 @@ bench: check-deps
 	./subq bench op --op attention --config d_model=768,n_heads=12,impl=tiled --batch 1 --seq-len 4096
 
 # Timing regression check against the committed reference (DESIGN.md section 6): a slowdown must survive a
-# second measurement before it fails the check.
-PERF_REF := bench/perf_reference/ops_core_smoke.h5
+# second measurement before it fails the check. To refresh the reference on purpose (after a deliberate change
+# of speed, on an idle machine): make perf-reference, then commit results/reference/perf.h5.
+PERF_REF := results/reference/perf.h5
 perf-check: check-deps
 	@$(MAKE) --no-print-directory subq
 	./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet
@@ -106,11 +118,17 @@ perf-check: check-deps
 	  ./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet && \
 	  ./subq compare $(PERF_REF) build/perf/ops_core.h5; }
 
+perf-reference: check-deps
+	@$(MAKE) --no-print-directory subq
+	./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet
+	mkdir -p results/reference && cp build/perf/ops_core.h5 $(PERF_REF)
+
 # Regenerates tests/golden/*.h5 from the PyTorch reference (needs Debian's python3-torch and python3-h5py).
 golden:
 	/usr/bin/python3 baselines/torch/make_golden.py tests/golden
 	/usr/bin/python3 baselines/torch/golden_hyena.py tests/golden
 	/usr/bin/python3 baselines/torch/golden_s4d.py tests/golden
+	/usr/bin/python3 baselines/torch/golden_fff.py tests/golden
 
 # The PyTorch peer (experiment `peers`): the current PyPI release, CPU, in a git-ignored virtual environment.
 peers:

@@ -22,6 +22,10 @@ static const ConfigField lm_fields[] = {
     {"channel", CONFIG_ENUM, offsetof(LmConfig, channel), "ffn", "ffn|moe|fff", "channel mixer"},
     {"pos_emb", CONFIG_INT, offsetof(LmConfig, pos_emb), "1", NULL, "1: learned positional embedding wpe"},
     {"tied", CONFIG_INT, offsetof(LmConfig, tied), "1", NULL, "1: the head is wte.weight"},
+    {"hardening", CONFIG_FLOAT, offsetof(LmConfig, hardening), "0", NULL,
+     "FFF hardening weight h (loss + h * mean node entropy)"},
+    {"balance", CONFIG_FLOAT, offsetof(LmConfig, balance), "0.01", NULL,
+     "MoE balance weight (loss + w * (importance CV^2 + load CV^2)), the reference's loss_coef"},
 };
 #define LM_FIELD_COUNT ((int)(sizeof lm_fields / sizeof lm_fields[0]))
 
@@ -399,6 +403,26 @@ static void layer_forward(LmRun *r, int l, float *x_out)
     add_into(x_out, base + r->a.x_mid, r->tmp, r->N);
 }
 
+/* The channel's backward; an FFF channel in training mode adds the gradient of the hardening term, an MoE
+ * channel that of its balance losses. */
+static void channel_backward(LmRun *r, const float *p, const float *x, const float *act, const float *dy, float *dx,
+                             float *dp)
+{
+    const LmModel *m = r->m;
+    if (m->cfg.channel == LM_CHANNEL_FFF && m->cfg.hardening != 0.0f) {
+        ws_reset(&r->ws);
+        fff_backward_hardening(&m->channel.cfg.fff, p, x, act, dy, dx, dp, r->B, r->T, m->cfg.hardening, &r->ws);
+        return;
+    }
+    if (m->cfg.channel == LM_CHANNEL_MOE && m->cfg.balance != 0.0f) {
+        ws_reset(&r->ws);
+        moe_backward_aux(&m->channel.cfg.moe, p, x, act, dy, dx, dp, r->B, r->T, m->cfg.balance, m->cfg.balance,
+                         0.0f, &r->ws);
+        return;
+    }
+    run_backward(r, &m->channel, p, x, act, dy, dx, dp);
+}
+
 /* d(loss)/d(x_in) of layer l, given dx = d(loss)/d(x_out) (overwritten with the result). */
 static void layer_backward(LmRun *r, int l, float *dx)
 {
@@ -407,7 +431,7 @@ static void layer_backward(LmRun *r, int l, float *dx)
     float *g = r->grads + m->off_layer[l];
     const float *base = r->act + r->a.layers + (size_t)l * r->a.per_layer;
     size_t o_mix = m->n_norm, o_n2 = m->n_norm + m->n_mixer, o_ch = 2 * m->n_norm + m->n_mixer;
-    run_backward(r, &m->channel, p + o_ch, base + r->a.h2, base + r->a.ch, dx, r->dbuf1, g + o_ch);
+    channel_backward(r, p + o_ch, base + r->a.h2, base + r->a.ch, dx, r->dbuf1, g + o_ch);
     run_backward(r, &m->norm, p + o_n2, base + r->a.x_mid, base + r->a.n2, r->dbuf1, r->dbuf2, g + o_n2);
     accumulate(dx, r->dbuf2, r->N);
     run_backward(r, &m->mixer, p + o_mix, base + r->a.h1, base + r->a.mix, dx, r->dbuf1, g + o_mix);
@@ -493,4 +517,44 @@ OpFlops lm_flops(const LmModel *m, int B, int T)
                  gemm_linear_flops_backward(rows, m->cfg.d_model, m->cfg.vocab, 0) + ce.backward + N +
                  (m->cfg.pos_emb ? N : 0);
     return f;
+}
+
+const float *lm_logits(const LmModel *m, const float *act, int B, int T) { return act + act_layout(m, B, T).logits; }
+
+static long params_with_hidden(const char *config, int hidden, char *err, size_t errlen)
+{
+    char text[4 * LM_CONFIG_LEN];
+    snprintf(text, sizeof text, "%s,channel.d_hidden=%d", config, hidden);
+    LmModel m;
+    if (lm_create(&m, text, err, errlen) != 0)
+        return -1;
+    long n = (long)m.n_params;
+    lm_destroy(&m);
+    return n;
+}
+
+int lm_match_hidden(const char *config, size_t target_params, int max_hidden, size_t *params, char *err,
+                    size_t errlen)
+{
+    /* Parameters grow monotonically with the hidden width: bisect. */
+    int lo = 1, hi = max_hidden;
+    long at_hi = params_with_hidden(config, hi, err, errlen);
+    if (at_hi < 0)
+        return -1;
+    if ((size_t)at_hi < target_params) {
+        snprintf(err, errlen, "lm: no d_hidden <= %d reaches %zu parameters", max_hidden, target_params);
+        return -1;
+    }
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        long n = params_with_hidden(config, mid, err, errlen);
+        if (n < 0)
+            return -1;
+        if ((size_t)n >= target_params)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    *params = (size_t)params_with_hidden(config, lo, err, errlen);
+    return lo;
 }

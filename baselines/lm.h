@@ -29,6 +29,8 @@ typedef struct LmConfig {
     int vocab, d_model, n_layers, context;
     int mixer, channel; /* LmMixer, LmChannel */
     int pos_emb, tied;
+    float hardening; /* FFF channels in training mode: the loss gets + hardening * mean decision entropy */
+    float balance;   /* MoE channels: + balance * (importance CV^2 + load CV^2), Shazeer et al.'s losses */
     char mixer_extra[LM_CONFIG_LEN], channel_extra[LM_CONFIG_LEN]; /* "k=v,..." for the operators */
 } LmConfig;
 
@@ -71,6 +73,13 @@ size_t lm_workspace_floats(const LmModel *m, int B, int T);
  * backward != 0 it also runs backward and accumulates (+=) into grads. act and ws as sized above. */
 double lm_forward_backward(const LmModel *m, const float *params, const int *ids, const int *targets, int B, int T,
                            float *act, float *ws_buf, float *grads, int backward);
+/* The logits (B, T, V) of the last forward that used act (before backward overwrote them with dlogits). */
+const float *lm_logits(const LmModel *m, const float *act, int B, int T);
+/* The training-width-matched hidden size: the smallest channel.d_hidden for which the model built from
+ * config (with "channel.d_hidden=<h>" appended) has at least target_params parameters; -1 if none <= max. */
+int lm_match_hidden(const char *config, size_t target_params, int max_hidden, size_t *params, char *err,
+                    size_t errlen);
+
 /* Analytic FLOPs of one forward (and one backward) at B x T (the loss included). */
 OpFlops lm_flops(const LmModel *m, int B, int T);
 

@@ -9,6 +9,10 @@
 
 int exp_ops_core(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_ops_scaling(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 
 /* Configures an operator from a literal config; -1 with a message if the config is invalid. */

@@ -7,14 +7,18 @@
 #include "benchop.h"
 #include "cli.h"
 #include "compare.h"
+#include "data.h"
 #include "fft.h"
+#include "h5io.h"
 #include "gemm.h"
 #include "oprun.h"
+#include "heatmap.h"
 #include "report.h"
 #include "reproduce.h"
 #include "results.h"
 #include "show.h"
 #include "timing.h"
+#include "train_cli.h"
 
 #define EXIT_BAD_INPUT 2
 #define ERR_LEN 1024
@@ -27,11 +31,14 @@ static int usage(FILE *out)
                  "  subq op spec --op NAME [--config K=V,...]     parameter names and shapes\n"
                  "  subq op run --op NAME [--config ...] --in IN.h5 --out OUT.h5 [--seed S]\n"
                  "  subq bench op --op NAME [--config ...] [--batch B] [--seq-len L] [--forward-only]\n"
+                 "  subq train --model CFG --data NAME [--steps N] [--checkpoint F [--resume]]  one LM training run\n"
                  "  subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT] [--force] [--list]\n"
                  "  subq results show FILE.h5                    a readable table of a results file\n"
                  "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
+                 "  subq results heatmap FILE.h5 DATASET OUT.png  a 2-D dataset as a PNG heat-map\n"
                  "  subq compare BASE.h5 NEW.h5 [--threshold 0.25]  timing regressions (exit 3 if any)\n"
                  "  subq report [--results-dir results]          write results/REPORT.md from the results files\n"
+                 "  subq data fetch|info NAME [--cache DIR]         datasets: " DATA_NAMES "\n"
                  "  subq version                                 build and library provenance\n");
     return out == stderr ? EXIT_BAD_INPUT : 0;
 }
@@ -193,6 +200,28 @@ static int cmd_reproduce(int argc, char **argv, int threads)
     return 0;
 }
 
+/* A 2-D dataset of a results file as a PNG heat-map (rows top to bottom), scaled to a readable size. */
+static int results_heatmap(const char *file, const char *dataset, const char *out)
+{
+    char err[ERR_LEN];
+    H5File *f = h5io_open_read(file, err, sizeof err);
+    if (!f)
+        return fail(EXIT_BAD_INPUT, "results heatmap", err);
+    H5Tensor t;
+    int rc = h5io_read_tensor(f, dataset, &t, err, sizeof err);
+    h5io_close(f);
+    if (rc != 0)
+        return fail(EXIT_BAD_INPUT, "results heatmap", err);
+    if (t.ndim != 2) {
+        h5io_tensor_free(&t);
+        return fail(EXIT_BAD_INPUT, "results heatmap", "the dataset must be 2-D (rows, columns)");
+    }
+    int cell_w = t.shape[1] >= 800 ? 1 : 800 / t.shape[1], cell_h = t.shape[0] >= 400 ? 1 : 400 / t.shape[0];
+    rc = heatmap_write_png(out, t.data, t.shape[0], t.shape[1], cell_h, cell_w, err, sizeof err);
+    h5io_tensor_free(&t);
+    return rc ? fail(1, "results heatmap", err) : 0;
+}
+
 static int cmd_results(int argc, char **argv)
 {
     char err[ERR_LEN];
@@ -200,6 +229,8 @@ static int cmd_results(int argc, char **argv)
         int files = show_export(argv[1], argv[2], err, sizeof err);
         return files < 0 ? fail(EXIT_BAD_INPUT, "results export", err) : 0;
     }
+    if (argc == 4 && strcmp(argv[0], "heatmap") == 0)
+        return results_heatmap(argv[1], argv[2], argv[3]);
     if (argc != 2 || strcmp(argv[0], "show") != 0)
         return fail(EXIT_BAD_INPUT, "results", "expected `subq results show FILE.h5` or `subq results export FILE.h5 DIR`");
     if (show_results(argv[1], stdout, err, sizeof err) != 0)
@@ -243,6 +274,21 @@ static int cmd_report(int argc, char **argv)
     return 0;
 }
 
+static int cmd_data(int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[0], "info") != 0 && strcmp(argv[0], "fetch") != 0))
+        return fail(EXIT_BAD_INPUT, "data", "expected `subq data info NAME` or `subq data fetch NAME` (" DATA_NAMES ")");
+    CliOption opts[] = {{"cache", 1, "cache directory (" DATA_CACHE_DIR ")", NULL}};
+    if (parse_or_complain("data", opts, COUNT(opts), argc - 2, argv + 2) != 0)
+        return EXIT_BAD_INPUT;
+    const char *cache = cli_value(opts, COUNT(opts), "cache");
+    cache = cache ? cache : DATA_CACHE_DIR;
+    char err[ERR_LEN];
+    int rc = strcmp(argv[0], "info") == 0 ? data_info(argv[1], cache, stdout, err, sizeof err)
+                                          : data_fetch(argv[1], cache, NULL, stdout, err, sizeof err);
+    return rc ? fail(rc, argv[0][0] == 'i' ? "data info" : "data fetch", err) : 0;
+}
+
 static int cmd_version(int threads)
 {
     char commit[128], cpu[256];
@@ -271,6 +317,10 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 2, argv + 2);
     if (strcmp(command, "reproduce") == 0)
         return cmd_reproduce(argc - 2, argv + 2, threads);
+    if (strcmp(command, "train") == 0)
+        return train_cli(argc - 2, argv + 2);
+    if (strcmp(command, "data") == 0)
+        return cmd_data(argc - 2, argv + 2);
     if (strcmp(command, "report") == 0)
         return cmd_report(argc - 2, argv + 2);
     if (strcmp(command, "compare") == 0)

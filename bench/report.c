@@ -25,6 +25,20 @@ static const ClaimRule rules[] = {
      "shortest length from which Hyena's forward+backward beats tiled attention"},
     {"hyena_runtime_crossover_flash", "ops_scaling", "/", "crossover_seq_len_hyena_vs_tiled_attention", -1, 1.0,
      "subq's tiled attention is its FlashAttention-style kernel"},
+    {"hyena_ar2048_v10", "assoc_recall", "runs/hyena_v10_L2046", "accuracy", +1, 1.0,
+     "Hyena, 2 layers, width 64, CPU step budget; answer accuracy on held-out examples"},
+    {"hyena_ar2048_v20", "assoc_recall", "runs/hyena_v20_L2046", "accuracy", +1, 1.0, "as above, vocab 20"},
+    {"hyena_ar2048_v30", "assoc_recall", "runs/hyena_v30_L2046", "accuracy", +1, 1.0, "as above, vocab 30"},
+    {"hyena_ar2048_v40", "assoc_recall", "runs/hyena_v40_L2046", "accuracy", +1, 1.0, "as above, vocab 40"},
+    {"hyena_ar_30k", "assoc_recall", "runs/hyena_v30_L32766", "accuracy", +1, 1.0, "paper profile only"},
+    {"hyena_ar_64k", "assoc_recall", "runs/hyena_v30_L65534", "accuracy", +1, 1.0, "paper profile only"},
+    {"hyena_ar_131k", "assoc_recall", "runs/hyena_v30_L131070", "accuracy", +1, 1.0, "paper profile only"},
+    {"nanogpt_cpu_shakespeare", "lm_shakespeare", "runs/gpt", "val_loss", -1, 1.0,
+     "subq's GPT at nanoGPT's CPU configuration (bytes, 2000 steps); validation loss"},
+    {"fff_speed_ff", "channel_speed", "/", "speedup_fff_leaf1_w4096_b1", +1, 1.0,
+     "FFF depth 12, leaf width 1 vs dense ffn of width 4096, D=768, batch 1 (fair timing, see channel_speed)"},
+    {"ufb_cpu_speedup", "channel_speed", "/", "speedup_ufb_w4096_b1", +1, 1.0,
+     "UltraFastBERT FFF depth 11 (4095 neurons) vs dense ffn width 4096, D=768, batch 1"},
 };
 
 static const ClaimRule *rule_for(const char *claim)
@@ -99,7 +113,8 @@ static void write_row(FILE *out, const PublishedRow *row, const char *results_di
         int ok = rule->direction > 0 ? ours >= published : ours <= published;
         verdict = ok ? "**reproduced**" : "not reproduced";
     } else if (rule) {
-        snprintf(conditions, sizeof conditions, "run `make reproduce ONLY=%s`", rule->experiment);
+        snprintf(conditions, sizeof conditions, "%s: not measured (run `make reproduce ONLY=%s`, or the `paper` "
+                 "profile)", rule->measured, rule->experiment);
     } else {
         snprintf(conditions, sizeof conditions, "beyond a 2-core CPU budget or not yet measured by subq");
     }
@@ -134,7 +149,12 @@ int report_write(const char *published_tsv, const char *results_dir, const char 
     while (fgets(line, sizeof line, in))
         if (line[0] != '#' && strncmp(line, "claim_id\t", 9) != 0 && parse_row(line, &row) == 0)
             write_row(out, &row, results_dir);
-    fprintf(out, "\n## Figures\n\n![runtime vs sequence length](figures/ops_scaling.png)\n");
+    fprintf(out, "\n## Figures\n\n"
+                 "![runtime vs sequence length](figures/ops_scaling.png)\n\n"
+                 "![channel mixers: speedup over dense ffn](figures/channel_speed.png)\n\n"
+                 "![subq vs PyTorch](figures/peers.png)\n\n"
+                 "![tiny Shakespeare validation loss](figures/lm_shakespeare.png)\n\n"
+                 "![associative recall accuracy vs length](figures/assoc_recall.png)\n");
     fclose(in);
     if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
         remove(tmp);

@@ -16,6 +16,13 @@ static const Experiment experiments[] = {
      exp_ops_core},
     {"ops_scaling", "forward and forward+backward time vs sequence length: attention, hyena, s4d, fftconv",
      exp_ops_scaling},
+    {"channel_speed", "inference time of FFF, UltraFastBERT's FFF and MoE against the dense ffn vs width",
+     exp_channel_speed},
+    {"lm_shakespeare", "byte-level tiny Shakespeare: nanoGPT's CPU GPT vs Hyena and S4D at matched parameters",
+     exp_lm_shakespeare},
+    {"lm_sotu", "State of the Union corpus, context 256: GPT vs Hyena vs S4D at matched parameters", exp_lm_sotu},
+    {"assoc_recall", "associative recall accuracy of hyena, attention and s4d over vocabularies and lengths",
+     exp_assoc_recall},
     {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers},
 };
 

@@ -187,6 +187,16 @@ void results_series(Results *r, const char *run, const char *name, const double 
     record(r, h5io_write_doubles(r->file, path, values, 1, shape, err, sizeof err), err);
 }
 
+void results_matrix(Results *r, const char *run, const char *name, const float *values, int rows, int cols)
+{
+    if (r->failed)
+        return;
+    char path[512], err[256];
+    run_path(path, sizeof path, run, name);
+    int shape[2] = {rows, cols};
+    record(r, h5io_write_floats(r->file, path, values, 2, shape, err, sizeof err), err);
+}
+
 int results_commit(Results *r, char *err, size_t errlen)
 {
     if (r->failed) {

@@ -7,6 +7,13 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
 {
     if (M <= 0 || N <= 0)
         return;
+    if (M == 1) {
+        /* One row (a single token): C = op(B)^T a is a matrix-vector product. sgemv streams B once without
+         * sgemm's packing, which matters at batch 1 where B is the whole weight matrix. */
+        cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, trans_b ? N : K, trans_b ? K : N, alpha, B,
+                    ldb, A, trans_a ? lda : 1, beta, C, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
 }

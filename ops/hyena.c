@@ -398,3 +398,13 @@ OpFlops hyena_flops(const HyenaConfig *cfg, int B, int L)
                  filter.backward + (double)B * Dn * (L + 4.0 * taps) + gemm_linear_flops_backward(rows, D, Dn, 1);
     return (OpFlops){fwd, bwd};
 }
+
+size_t hyena_filter_scratch_floats(const HyenaConfig *cfg, int L) { return hyena_filter_act_floats(cfg, L); }
+
+void hyena_filter_values(const HyenaConfig *cfg, const float *params, int L, float *scratch, float *h)
+{
+    HyenaParams p = hyena_params_view(cfg, params);
+    HyenaFilterActs a = hyena_filter_acts(cfg, scratch, L);
+    hyena_filter_forward(cfg, &p, &a, L);
+    memcpy(h, a.h, (size_t)hyena_filter_channels(cfg) * L * sizeof(float));
+}

@@ -99,6 +99,11 @@ void hyena_backward(const HyenaConfig *cfg, const float *params, const float *x,
 OpFlops hyena_flops(const HyenaConfig *cfg, int B, int L);
 int hyena_max_len(const HyenaConfig *cfg); /* l_max */
 
+/* The implicit long filter h (C, L), C = (order-1) d_model, as forward computes it: for inspection and figures.
+ * scratch holds hyena_filter_scratch_floats(cfg, L) floats. */
+size_t hyena_filter_scratch_floats(const HyenaConfig *cfg, int L);
+void hyena_filter_values(const HyenaConfig *cfg, const float *params, int L, float *scratch, float *h);
+
 /* The deterministic buffers, exposed for tests and interop (float32 as torch builds them):
  * element i of torch.linspace(start, end, n); t_l = hyena_linspace(0, 1, l_max, l);
  * deltas_c = hyena_delta(cfg, c) for c < C. */

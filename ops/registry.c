@@ -37,6 +37,8 @@ OP_ADAPTERS(attention, AttentionConfig)
 OP_ADAPTERS(fftconv, FftconvConfig)
 OP_ADAPTERS(hyena, HyenaConfig)
 OP_ADAPTERS(s4d, S4dConfig)
+OP_ADAPTERS(fff, FffConfig)
+OP_ADAPTERS(moe, MoeConfig)
 
 static int linear_d_in(const void *c) { return ((const LinearConfig *)c)->d_in; }
 static int linear_d_out(const void *c) { return ((const LinearConfig *)c)->d_out; }
@@ -49,6 +51,8 @@ static int fftconv_max_len(const void *c) { return ((const FftconvConfig *)c)->l
 static int hyena_d(const void *c) { return ((const HyenaConfig *)c)->d_model; }
 static int hyena_max_len_any(const void *c) { return hyena_max_len(c); }
 static int s4d_d(const void *c) { return ((const S4dConfig *)c)->d_model; }
+static int fff_d(const void *c) { return ((const FffConfig *)c)->d_model; }
+static int moe_d(const void *c) { return ((const MoeConfig *)c)->d_model; }
 
 /* Indexed by OpKind. */
 static const OpInfo op_table[] = {
@@ -63,6 +67,8 @@ static const OpInfo op_table[] = {
     [OP_HYENA] = OP_ENTRY(hyena, "Hyena operator (safari standalone HyenaOperator)", hyena_d, hyena_d,
                           hyena_max_len_any),
     [OP_S4D] = OP_ENTRY(s4d, "S4D diagonal state-space layer (state-spaces s4d.py)", s4d_d, s4d_d, NULL),
+    [OP_FFF] = OP_ENTRY(fff, "fast feedforward tree (fastfeedforward FFF | UltraFastBERT FFF)", fff_d, fff_d, NULL),
+    [OP_MOE] = OP_ENTRY(moe, "noisy top-k mixture of ffn experts (Shazeer et al. 2017)", moe_d, moe_d, NULL),
 };
 static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "op_table must have one entry per OpKind");
 

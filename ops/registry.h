@@ -7,18 +7,20 @@
 #include "attention.h"
 #include "config.h"
 #include "core.h"
+#include "fff.h"
 #include "ffn.h"
 #include "fftconv.h"
 #include "gelu.h"
 #include "hyena.h"
 #include "layernorm.h"
 #include "linear.h"
+#include "moe.h"
 #include "rng.h"
 #include "s4d.h"
 
 #define OP_MAX_PARAM_TENSORS 64
 
-typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_FFTCONV, OP_HYENA, OP_S4D, OP_COUNT } OpKind;
+typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_FFTCONV, OP_HYENA, OP_S4D, OP_FFF, OP_MOE, OP_COUNT } OpKind;
 
 typedef union OpConfigUnion {
     LinearConfig linear;
@@ -29,6 +31,8 @@ typedef union OpConfigUnion {
     FftconvConfig fftconv;
     HyenaConfig hyena;
     S4dConfig s4d;
+    FffConfig fff;
+    MoeConfig moe;
 } OpConfigUnion;
 
 typedef struct OpInfo {

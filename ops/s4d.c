@@ -1,6 +1,8 @@
 #include "s4d.h"
 
+#include <complex.h>
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,29 +10,50 @@
 #include "fftconv.h"
 #include "gelu.h"
 #include "gemm.h"
+#include "linear.h"
 
-#define S4D_MAX_MODES 512
+/* glibc's libmvec has vector exp, sin and cos (double, <= 4 ulp) and expf, but math.h announces them only under
+ * -ffast-math. Declaring them SIMD-callable lets the power tables and the GLU vectorise (as in gelu.c). */
+__attribute__((__simd__("notinbranch"))) double exp(double);
+__attribute__((__simd__("notinbranch"))) double cos(double);
+__attribute__((__simd__("notinbranch"))) double sin(double);
+__attribute__((__simd__("notinbranch"))) float expf(float);
+
+#define S4D_PARALLEL_MIN 32768 /* elementwise loops below this many outputs run on one thread */
+
+/* FLOPs of the kernel's pieces (core.h convention), see s4d_kernel_flops. */
+#define S4D_FLOPS_MODE 26   /* channel_modes: A 1, 1/A 5, dtA 2, exp(dtA) 5, C (e - 1) 7, times 1/A 6 */
+#define S4D_FLOPS_ENTRY 10  /* one table entry: position 2, zr l and zi l 3, exp, cos, sin 3, two products 2 */
+#define S4D_FLOPS_CMUL 6    /* complex multiply */
+#define S4D_FLOPS_SUMS 20   /* per (block, mode, lane) in backward: l0 q + r 4, two complex multiply-adds 16 */
+#define S4D_FLOPS_CHAIN 68  /* per mode, mode_gradients after the lane sums: G(C') 2, G(dtA) 28, G(C) 13,
+                             * G(A) 16, the four gradients 5, the log_dt term 4 */
 
 const ConfigField s4d_config_fields[] = {
     {"d_model", CONFIG_INT, offsetof(S4dConfig, d_model), "64", NULL, "channels H"},
-    {"d_state", CONFIG_INT, offsetof(S4dConfig, d_state), "64", NULL, "state size N (N/2 complex modes)"},
+    {"d_state", CONFIG_INT, offsetof(S4dConfig, d_state), "64", NULL, "state size N, even (N/2 complex modes)"},
     {"dt_min", CONFIG_FLOAT, offsetof(S4dConfig, dt_min), "0.001", NULL, "smallest initial step"},
     {"dt_max", CONFIG_FLOAT, offsetof(S4dConfig, dt_max), "0.1", NULL, "largest initial step"},
 };
-const int s4d_config_field_count = 4;
+const int s4d_config_field_count = sizeof s4d_config_fields / sizeof s4d_config_fields[0];
 
 int s4d_validate(const S4dConfig *cfg, char *err, size_t errlen)
 {
-    if (cfg->d_model < 1 || cfg->d_state < 2 || cfg->d_state / 2 > S4D_MAX_MODES) {
-        snprintf(err, errlen, "s4d: need d_model >= 1 and 2 <= d_state <= %d", 2 * S4D_MAX_MODES);
-        return -1;
-    }
-    if (!(cfg->dt_min > 0) || !(cfg->dt_max >= cfg->dt_min)) {
-        snprintf(err, errlen, "s4d: need 0 < dt_min <= dt_max");
+    const char *why = NULL;
+    if (cfg->d_model < 1)
+        why = "need d_model >= 1";
+    else if (cfg->d_state < 2 || cfg->d_state % 2 != 0)
+        why = "d_state must be even and >= 2 (d_state / 2 complex modes)";
+    else if (!(cfg->dt_min > 0.0f) || !(cfg->dt_max >= cfg->dt_min))
+        why = "need 0 < dt_min <= dt_max";
+    if (why) {
+        snprintf(err, errlen, "s4d: %s", why);
         return -1;
     }
     return 0;
 }
+
+/* ---- parameters ---- */
 
 int s4d_param_specs(const S4dConfig *cfg, ParamSpec *out)
 {
@@ -42,23 +65,29 @@ int s4d_param_specs(const S4dConfig *cfg, ParamSpec *out)
     off = core_spec(&out[4], "kernel.A_imag", off, 2, (int[]){H, M});
     off = core_spec(&out[5], "output_linear.0.weight", off, 3, (int[]){2 * H, H, 1});
     core_spec(&out[6], "output_linear.0.bias", off, 1, (int[]){2 * H});
-    return 7;
+    return S4D_PARAM_TENSORS;
 }
 
 size_t s4d_num_params(const S4dConfig *cfg)
 {
-    ParamSpec specs[7];
+    ParamSpec specs[S4D_PARAM_TENSORS];
     return core_spec_total(specs, s4d_param_specs(cfg, specs));
 }
 
-/* Views of the parameter (or gradient) block, in the spec order. */
+/* Views of a parameter (or gradient) block, in the spec order. */
 typedef struct S4dParams {
-    float *D, *C, *log_dt, *log_A_real, *A_imag, *W, *b;
+    float *D;          /* (H) */
+    float *C;          /* (H, M, 2) */
+    float *log_dt;     /* (H) */
+    float *log_A_real; /* (H, M) */
+    float *A_imag;     /* (H, M) */
+    float *W;          /* (2H, H): the Conv1d weight (2H, H, 1) */
+    float *b;          /* (2H) */
 } S4dParams;
 
 static S4dParams s4d_views(const S4dConfig *cfg, const float *block)
 {
-    ParamSpec s[7];
+    ParamSpec s[S4D_PARAM_TENSORS];
     s4d_param_specs(cfg, s);
     float *p = (float *)block;
     return (S4dParams){p + s[0].offset, p + s[1].offset, p + s[2].offset, p + s[3].offset,
@@ -69,226 +98,515 @@ void s4d_init(const S4dConfig *cfg, float *params, Rng *rng)
 {
     const int H = cfg->d_model, M = cfg->d_state / 2;
     S4dParams p = s4d_views(cfg, params);
-    const float lo = logf(cfg->dt_min), span = logf(cfg->dt_max) - logf(cfg->dt_min);
-    const float bound = 1.0f / sqrtf((float)H);
+    const float lo = (float)log((double)cfg->dt_min);
+    const float span = (float)(log((double)cfg->dt_max) - log((double)cfg->dt_min));
     rng_fill_normal(rng, p.D, (size_t)H, 0.0f, 1.0f);
     for (int h = 0; h < H; h++)
         p.log_dt[h] = rng_uniform(rng) * span + lo;
-    rng_fill_normal(rng, p.C, (size_t)H * M * 2, 0.0f, (float)M_SQRT1_2); /* complex normal: var 1/2 each */
+    rng_fill_normal(rng, p.C, (size_t)H * M * 2, 0.0f, (float)M_SQRT1_2); /* complex N(0, 1): var 1/2 each */
     for (int h = 0; h < H; h++)
         for (int n = 0; n < M; n++) {
-            p.log_A_real[(size_t)h * M + n] = logf(0.5f);
-            p.A_imag[(size_t)h * M + n] = (float)M_PI * (float)n;
+            p.log_A_real[(size_t)h * M + n] = (float)log(0.5);
+            p.A_imag[(size_t)h * M + n] = (float)M_PI * (float)n; /* fl32(pi) n, as torch builds it */
         }
-    rng_fill_uniform(rng, p.W, (size_t)2 * H * H, -bound, bound);
-    rng_fill_uniform(rng, p.b, (size_t)2 * H, -bound, bound);
+    linear_init_uniform(p.W, (size_t)2 * H * H + 2 * H, H, rng); /* weight then bias, contiguous; fan_in H */
 }
 
-/* The modes of one channel in double: dtA_n, e_n = exp(dtA_n), w_n = C_n (e_n - 1) / A_n and A_n. */
-typedef struct S4dModes {
-    int M;
-    double dt;
-    double ar[S4D_MAX_MODES], ai[S4D_MAX_MODES];   /* A */
-    double zr[S4D_MAX_MODES], zi[S4D_MAX_MODES];   /* dtA */
-    double er[S4D_MAX_MODES], ei[S4D_MAX_MODES];   /* exp(dtA) */
-    double cr[S4D_MAX_MODES], ci[S4D_MAX_MODES];   /* C */
-    double wr[S4D_MAX_MODES], wi[S4D_MAX_MODES];   /* C' = C (exp(dtA) - 1) / A */
-} S4dModes;
+/* ---- kernel generation: tables of exact powers ---- */
 
-static void modes_of_channel(const S4dConfig *cfg, const S4dParams *p, int h, S4dModes *m)
+#define S4D_VEC_DOUBLES (CORE_ALIGN_BYTES / sizeof(double))
+
+static size_t padded_doubles(size_t n) { return (n + S4D_VEC_DOUBLES - 1) / S4D_VEC_DOUBLES * S4D_VEC_DOUBLES; }
+
+/* Positions l = (s inner + r) S4D_BLOCK + j: nb blocks, r < inner, s < outer. inner ~ sqrt(nb) keeps both
+ * anchor tables small. */
+typedef struct KernelGrid {
+    int blocks, inner, outer;
+} KernelGrid;
+
+static KernelGrid kernel_grid(int L)
 {
-    const int M = cfg->d_state / 2;
-    m->M = M;
-    m->dt = exp((double)p->log_dt[h]);
-    for (int n = 0; n < M; n++) {
-        size_t i = (size_t)h * M + n;
-        m->ar[n] = -exp((double)p->log_A_real[i]), m->ai[n] = p->A_imag[i];
-        m->zr[n] = m->dt * m->ar[n], m->zi[n] = m->dt * m->ai[n];
-        double mag = exp(m->zr[n]);
-        m->er[n] = mag * cos(m->zi[n]), m->ei[n] = mag * sin(m->zi[n]);
-        m->cr[n] = p->C[2 * i], m->ci[n] = p->C[2 * i + 1];
-        /* (C (e - 1)) / A, left to right like the reference */
-        double nr = m->cr[n] * (m->er[n] - 1) - m->ci[n] * m->ei[n];
-        double ni = m->cr[n] * m->ei[n] + m->ci[n] * (m->er[n] - 1);
-        double den = m->ar[n] * m->ar[n] + m->ai[n] * m->ai[n];
-        m->wr[n] = (nr * m->ar[n] + ni * m->ai[n]) / den;
-        m->wi[n] = (ni * m->ar[n] - nr * m->ai[n]) / den;
-    }
+    KernelGrid g;
+    g.blocks = (L + S4D_BLOCK - 1) / S4D_BLOCK;
+    g.inner = (int)ceil(sqrt((double)g.blocks));
+    g.outer = (g.blocks + g.inner - 1) / g.inner;
+    return g;
 }
 
-/* E_n = exp(dtA_n l0): the exact anchor of a block of powers. */
-static void anchor_powers(const S4dModes *m, int l0, double *pr, double *pi)
+/* One thread's tables for one channel, all double. The per-mode arrays hold Mp = M rounded up to whole vectors,
+ * the padding modes set to zero, so that loops over modes never fall into a scalar remainder: scalar sin and
+ * cos of the large phases of the anchor tables cost far more than the vector calls. */
+typedef struct KernelTables {
+    int M, Mp;
+    KernelGrid grid;
+    double *A_re, *A_im;   /* (M) A = -exp(log_A_real) + i A_imag */
+    double *inv_re, *inv_im; /* (M) 1 / A */
+    double *zr, *zi;       /* (M) dtA */
+    double *er, *ei;       /* (M) exp(dtA) */
+    double *wr, *wi;       /* (M) C' = C (exp(dtA) - 1) / A */
+    double *anchor_r, *anchor_i; /* (M) the current block's exp(dtA l0) (forward: times C') */
+    double *fine_r, *fine_i;     /* (M, S4D_POW_SPLIT) exp(dtA b) */
+    double *coarse_r, *coarse_i; /* (M, S4D_BLOCK / S4D_POW_SPLIT) exp(dtA S4D_POW_SPLIT a) */
+    double *pow_r, *pow_i; /* (M, S4D_BLOCK) exp(dtA j), j = S4D_POW_SPLIT a + b */
+    double *in_r, *in_i;   /* (inner, Mp) exp(dtA S4D_BLOCK r): mode fastest, so a block's anchors are rows */
+    double *out_r, *out_i; /* (outer, Mp) exp(dtA S4D_BLOCK inner s); forward: times C' */
+    double *acc, *accl;    /* (S4D_BLOCK) forward sums; backward dK and l dK of the block */
+    double *lane_sums;     /* (M, 4, S4D_LANES) backward: s1 = sum_l dK_l E(l), s2 = sum_l dK_l l E(l), re and
+                            * im, each split over S4D_LANES partial sums (l mod S4D_LANES), added up at the end */
+} KernelTables;
+
+#define S4D_LANES 8 /* doubles per partial-sum vector (one AVX-512 register) */
+#define S4D_POW_SPLIT 8 /* the power table from S4D_POW_SPLIT + S4D_BLOCK / S4D_POW_SPLIT exact exponentials */
+_Static_assert(S4D_BLOCK % S4D_LANES == 0 && S4D_BLOCK % S4D_POW_SPLIT == 0, "a block must split evenly");
+
+/* Takes n doubles at *offset from base (padded so every array starts on a vector boundary); with base NULL it
+ * only counts. */
+static double *carve(double *base, size_t *offset, size_t n)
 {
-    for (int n = 0; n < m->M; n++) {
-        double mag = exp(m->zr[n] * l0), ph = m->zi[n] * l0;
-        pr[n] = mag * cos(ph), pi[n] = mag * sin(ph);
-    }
+    double *p = base ? base + *offset : NULL;
+    *offset += padded_doubles(n);
+    return p;
 }
 
-/* K[l] = 2 Re sum_n w_n E_n(l), the powers advanced by one multiplication by e_n per step and re-anchored
- * every S4D_ANCHOR steps so the error does not grow with l. */
-static void kernel_channel(const S4dModes *m, float *K, int L)
+/* Points t's arrays into base (t->M and t->grid set) and returns the doubles they span: the one description of
+ * the layout, used both to size the workspace (base NULL) and to lay it out. */
+static size_t layout_tables(KernelTables *t, double *base)
 {
-    double pr[S4D_MAX_MODES], pi[S4D_MAX_MODES];
-    for (int l0 = 0; l0 < L; l0 += S4D_ANCHOR) {
-        anchor_powers(m, l0, pr, pi);
-        int l1 = l0 + S4D_ANCHOR < L ? l0 + S4D_ANCHOR : L;
-        for (int l = l0; l < l1; l++) {
-            double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-            for (int n = 0; n < m->M; n++) {
-                acc += m->wr[n] * pr[n] - m->wi[n] * pi[n];
-                double r = pr[n] * m->er[n] - pi[n] * m->ei[n];
-                pi[n] = pr[n] * m->ei[n] + pi[n] * m->er[n];
-                pr[n] = r;
-            }
-            K[l] = (float)(2.0 * acc);
-        }
-    }
+    const size_t m = (size_t)t->Mp, coarse = m * (S4D_BLOCK / S4D_POW_SPLIT);
+    size_t at = 0;
+    t->A_re = carve(base, &at, m), t->A_im = carve(base, &at, m);
+    t->inv_re = carve(base, &at, m), t->inv_im = carve(base, &at, m);
+    t->zr = carve(base, &at, m), t->zi = carve(base, &at, m);
+    t->er = carve(base, &at, m), t->ei = carve(base, &at, m);
+    t->wr = carve(base, &at, m), t->wi = carve(base, &at, m);
+    t->anchor_r = carve(base, &at, m), t->anchor_i = carve(base, &at, m);
+    t->fine_r = carve(base, &at, m * S4D_POW_SPLIT), t->fine_i = carve(base, &at, m * S4D_POW_SPLIT);
+    t->coarse_r = carve(base, &at, coarse), t->coarse_i = carve(base, &at, coarse);
+    t->pow_r = carve(base, &at, m * S4D_BLOCK), t->pow_i = carve(base, &at, m * S4D_BLOCK);
+    t->in_r = carve(base, &at, m * t->grid.inner), t->in_i = carve(base, &at, m * t->grid.inner);
+    t->out_r = carve(base, &at, m * t->grid.outer), t->out_i = carve(base, &at, m * t->grid.outer);
+    t->acc = carve(base, &at, S4D_BLOCK), t->accl = carve(base, &at, S4D_BLOCK);
+    t->lane_sums = carve(base, &at, m * 4 * S4D_LANES);
+    return at;
 }
 
-void s4d_kernel(const S4dConfig *cfg, const float *params, float *K, int L)
+static size_t tables_doubles(int M, int L)
 {
-    S4dParams p = s4d_views(cfg, params);
-#pragma omp parallel for schedule(dynamic, 4)
-    for (int h = 0; h < cfg->d_model; h++) {
-        S4dModes m;
-        modes_of_channel(cfg, &p, h, &m);
-        kernel_channel(&m, K + (size_t)h * L, L);
-    }
+    KernelTables t = {.M = M, .Mp = (int)padded_doubles((size_t)M), .grid = kernel_grid(L)};
+    return layout_tables(&t, NULL);
 }
 
-/* Complex arithmetic on (re, im) pairs, in double. */
-static void cmul(double ar, double ai, double br, double bi, double *r, double *i)
+size_t s4d_kernel_workspace_floats(const S4dConfig *cfg, int L)
 {
-    *r = ar * br - ai * bi;
-    *i = ar * bi + ai * br;
+    const size_t per_thread = 2 * tables_doubles(cfg->d_state / 2, L); /* a double is two floats */
+    return ws_floats_for((size_t)omp_get_max_threads() * per_thread);
 }
 
-static void cdiv(double ar, double ai, double br, double bi, double *r, double *i)
+/* The calling thread's tables inside the region base (s4d_kernel_workspace_floats floats). The Workspace holds
+ * floats; its memory has no declared type, so it may hold doubles (its regions are 64-byte aligned). */
+static KernelTables tables_for_thread(float *base, int M, int L)
 {
-    double den = br * br + bi * bi;
-    *r = (ar * br + ai * bi) / den;
-    *i = (ai * br - ar * bi) / den;
+    KernelTables t = {.M = M, .Mp = (int)padded_doubles((size_t)M), .grid = kernel_grid(L)};
+    double *mine = (double *)(void *)base + (size_t)omp_get_thread_num() * tables_doubles(M, L);
+    layout_tables(&t, mine);
+    return t;
 }
 
-/* s1_n = sum_l dK_l E_n(l) and s2_n = sum_l dK_l l E_n(l), with the same anchored powers as forward. */
-static void kernel_sums(const S4dModes *m, const float *dK, int L, double *s1r, double *s1i, double *s2r,
-                        double *s2i)
+/* Channel h's modes in double: A, 1/A, dtA, exp(dtA) and C' = C (exp(dtA) - 1) / A, in real arithmetic over
+ * split arrays so the loops vectorise (a sin and a cos of one argument in one loop would become an unvectorised
+ * sincos call, see power_table). */
+static void channel_modes(const S4dParams *p, KernelTables *t, int h, double dt)
 {
-    double pr[S4D_MAX_MODES], pi[S4D_MAX_MODES];
-    for (int n = 0; n < m->M; n++)
-        s1r[n] = s1i[n] = s2r[n] = s2i[n] = 0.0;
-    for (int l0 = 0; l0 < L; l0 += S4D_ANCHOR) {
-        anchor_powers(m, l0, pr, pi);
-        int l1 = l0 + S4D_ANCHOR < L ? l0 + S4D_ANCHOR : L;
-        for (int l = l0; l < l1; l++) {
-            double g = dK[l], gl = g * l;
+    const size_t base = (size_t)h * t->M;
+    const float *lar = p->log_A_real + base, *aim = p->A_imag + base, *C = p->C + 2 * base;
 #pragma omp simd
-            for (int n = 0; n < m->M; n++) {
-                s1r[n] += g * pr[n], s1i[n] += g * pi[n];
-                s2r[n] += gl * pr[n], s2i[n] += gl * pi[n];
-                double r = pr[n] * m->er[n] - pi[n] * m->ei[n];
-                pi[n] = pr[n] * m->ei[n] + pi[n] * m->er[n];
-                pr[n] = r;
+    for (int n = 0; n < t->M; n++) {
+        const double re = -exp((double)lar[n]), im = aim[n], den = re * re + im * im;
+        t->A_re[n] = re, t->A_im[n] = im;
+        t->inv_re[n] = re / den, t->inv_im[n] = -im / den;
+        t->zr[n] = dt * re, t->zi[n] = dt * im;
+        t->er[n] = exp(t->zr[n]);
+        t->ei[n] = t->er[n] * sin(t->zi[n]);
+    }
+#pragma omp simd
+    for (int n = 0; n < t->M; n++) {
+        t->er[n] *= cos(t->zi[n]);
+        const double cr = C[2 * n], ci = C[2 * n + 1], dr = t->er[n] - 1.0, di = t->ei[n]; /* C (e - 1) */
+        const double nr = cr * dr - ci * di, ni = cr * di + ci * dr;
+        t->wr[n] = nr * t->inv_re[n] - ni * t->inv_im[n];
+        t->wi[n] = nr * t->inv_im[n] + ni * t->inv_re[n];
+    }
+    for (int n = t->M; n < t->Mp; n++) /* padding modes: exp(0) = 1 in the tables, no weight */
+        t->zr[n] = t->zi[n] = t->wr[n] = t->wi[n] = 0.0;
+}
+
+/* re + i im [n, k] = exp(dtA_n step k) for k < count: each entry one exact complex exponential, the position
+ * step k an exact integer in double. Two loops, because GCC fuses a sin and a cos of one argument into a
+ * sincos call, which it cannot vectorise. */
+static void power_table(const KernelTables *t, double step, int count, double *re, double *im)
+{
+    for (int n = 0; n < t->M; n++) {
+        const double zr = t->zr[n], zi = t->zi[n];
+        double *row_r = re + (size_t)n * count, *row_i = im + (size_t)n * count;
+#pragma omp simd
+        for (int k = 0; k < count; k++) {
+            const double l = step * k, mag = exp(zr * l);
+            row_i[k] = mag;
+            row_r[k] = mag * cos(zi * l);
+        }
+#pragma omp simd
+        for (int k = 0; k < count; k++)
+            row_i[k] *= sin(zi * (step * k));
+    }
+}
+
+/* re + i im [k, n] = exp(dtA_n step k) for k < count and all Mp modes: the anchor tables, mode fastest. */
+static void anchor_table(const KernelTables *t, double step, int count, double *re, double *im)
+{
+    for (int k = 0; k < count; k++) {
+        const double l = step * k;
+        double *row_r = re + (size_t)k * t->Mp, *row_i = im + (size_t)k * t->Mp;
+#pragma omp simd
+        for (int n = 0; n < t->Mp; n++) {
+            const double mag = exp(t->zr[n] * l);
+            row_i[n] = mag;
+            row_r[n] = mag * cos(t->zi[n] * l);
+        }
+#pragma omp simd
+        for (int n = 0; n < t->Mp; n++) /* separate loop: see power_table */
+            row_i[n] *= sin(t->zi[n] * l);
+    }
+}
+
+/* pow[n, a S4D_POW_SPLIT + b] = coarse[n, a] fine[n, b]: every entry the product of two exact exponentials,
+ * at a fraction of the cost of S4D_BLOCK exponentials per mode (which dominated at short L). */
+static void fill_pow_table(KernelTables *t)
+{
+    const int split = S4D_POW_SPLIT, coarse = S4D_BLOCK / S4D_POW_SPLIT;
+    power_table(t, 1.0, split, t->fine_r, t->fine_i);
+    power_table(t, (double)split, coarse, t->coarse_r, t->coarse_i);
+    for (int n = 0; n < t->M; n++)
+        for (int a = 0; a < coarse; a++) {
+            const double c_r = t->coarse_r[(size_t)n * coarse + a], c_i = t->coarse_i[(size_t)n * coarse + a];
+            const double *f_r = t->fine_r + (size_t)n * split, *f_i = t->fine_i + (size_t)n * split;
+            double *p_r = t->pow_r + (size_t)n * S4D_BLOCK + a * split;
+            double *p_i = t->pow_i + (size_t)n * S4D_BLOCK + a * split;
+#pragma omp simd
+            for (int b = 0; b < split; b++) {
+                p_r[b] = c_r * f_r[b] - c_i * f_i[b];
+                p_i[b] = c_r * f_i[b] + c_i * f_r[b];
             }
         }
+}
+
+static void fill_tables(KernelTables *t)
+{
+    fill_pow_table(t);
+    anchor_table(t, (double)S4D_BLOCK, t->grid.inner, t->in_r, t->in_i);
+    anchor_table(t, (double)S4D_BLOCK * t->grid.inner, t->grid.outer, t->out_r, t->out_i);
+}
+
+/* anchor_n = exp(dtA_n l0) for block b (times C'_n when the outer table holds it). */
+static void block_anchors(KernelTables *t, int b)
+{
+    const KernelGrid g = t->grid;
+    const double *o_r = t->out_r + (size_t)(b / g.inner) * t->Mp, *o_i = t->out_i + (size_t)(b / g.inner) * t->Mp;
+    const double *i_r = t->in_r + (size_t)(b % g.inner) * t->Mp, *i_i = t->in_i + (size_t)(b % g.inner) * t->Mp;
+    double *a_r = t->anchor_r, *a_i = t->anchor_i;
+#pragma omp simd aligned(o_r, o_i, i_r, i_i, a_r, a_i : CORE_ALIGN_BYTES)
+    for (int n = 0; n < t->Mp; n++) {
+        a_r[n] = o_r[n] * i_r[n] - o_i[n] * i_i[n];
+        a_i[n] = o_r[n] * i_i[n] + o_i[n] * i_r[n];
     }
 }
 
-/* The chain rule from dK (one channel) to the SSM parameters, for the holomorphic S_l = sum_n C'_n E_n(l) with
- * K_l = 2 Re S_l: G(w) = sum_l 2 dK_l dS_l/dw, and a real parameter's gradient is Re G (real part) or -Im G
- * (imaginary part). See SEMANTICS-hyena-s4d.md section 4. */
-static void kernel_channel_backward(const S4dModes *m, const float *dK, int L, const S4dParams *g, int h)
+/* ---- kernel forward ---- */
+
+/* acc[j] += Re(a pow(j)) = a_r pow_r[j] - a_i pow_i[j] for four consecutive modes (rows of the tables). The
+ * project builds in ISO C mode, where GCC does not contract a * b + c, so the multiply-adds are explicit fma()
+ * calls (single instructions with -march=native); four modes per pass keep the loads and stores of acc well
+ * below the multiply-adds. */
+static void block_accumulate4(double *acc, const double *ar, const double *ai, const double *pr, const double *pi)
 {
-    double s1r[S4D_MAX_MODES], s1i[S4D_MAX_MODES], s2r[S4D_MAX_MODES], s2i[S4D_MAX_MODES];
-    kernel_sums(m, dK, L, s1r, s1i, s2r, s2i);
+    const int T = S4D_BLOCK;
+    const double r0 = ar[0], r1 = ar[1], r2 = ar[2], r3 = ar[3];
+    const double i0 = -ai[0], i1 = -ai[1], i2 = -ai[2], i3 = -ai[3];
+#pragma omp simd aligned(acc, pr, pi : CORE_ALIGN_BYTES)
+    for (int j = 0; j < T; j++) {
+        double v = fma(r0, pr[j], fma(i0, pi[j], acc[j]));
+        v = fma(r1, pr[T + j], fma(i1, pi[T + j], v));
+        v = fma(r2, pr[2 * T + j], fma(i2, pi[2 * T + j], v));
+        acc[j] = fma(r3, pr[3 * T + j], fma(i3, pi[3 * T + j], v));
+    }
+}
+
+/* The same for one mode (the M mod 4 left over). */
+static void block_accumulate1(double *acc, double ar, double ai, const double *pr, const double *pi)
+{
+#pragma omp simd aligned(acc, pr, pi : CORE_ALIGN_BYTES)
+    for (int j = 0; j < S4D_BLOCK; j++)
+        acc[j] = fma(ar, pr[j], fma(-ai, pi[j], acc[j]));
+}
+
+/* K[l0 + j] = 2 Re sum_n anchor_n pow_n(j) for j < len; the full block is computed (len <= S4D_BLOCK). */
+static void kernel_block(const KernelTables *t, float *K, int l0, int len)
+{
+    double *acc = t->acc;
+    for (int j = 0; j < S4D_BLOCK; j++)
+        acc[j] = 0.0;
+    int n = 0;
+    for (; n + 4 <= t->M; n += 4)
+        block_accumulate4(acc, t->anchor_r + n, t->anchor_i + n, t->pow_r + (size_t)n * S4D_BLOCK,
+                          t->pow_i + (size_t)n * S4D_BLOCK);
+    for (; n < t->M; n++)
+        block_accumulate1(acc, t->anchor_r[n], t->anchor_i[n], t->pow_r + (size_t)n * S4D_BLOCK,
+                          t->pow_i + (size_t)n * S4D_BLOCK);
+    for (int j = 0; j < len; j++)
+        K[l0 + j] = (float)(2.0 * acc[j]);
+}
+
+static void kernel_channel(const S4dParams *p, KernelTables *t, int h, float *K, int L)
+{
+    channel_modes(p, t, h, exp((double)p->log_dt[h]));
+    fill_tables(t);
+    for (int s = 0; s < t->grid.outer; s++) { /* fold C' into the outer table: anchors come out as C' exp(dtA l0) */
+        double *o_r = t->out_r + (size_t)s * t->Mp, *o_i = t->out_i + (size_t)s * t->Mp;
+#pragma omp simd
+        for (int n = 0; n < t->Mp; n++) {
+            const double re = o_r[n];
+            o_r[n] = re * t->wr[n] - o_i[n] * t->wi[n];
+            o_i[n] = re * t->wi[n] + o_i[n] * t->wr[n];
+        }
+    }
+    for (int b = 0; b < t->grid.blocks; b++) {
+        const int l0 = b * S4D_BLOCK;
+        block_anchors(t, b);
+        kernel_block(t, K, l0, L - l0 < S4D_BLOCK ? L - l0 : S4D_BLOCK);
+    }
+}
+
+void s4d_kernel(const S4dConfig *cfg, const float *params, float *K, int L, Workspace *ws)
+{
+    const S4dParams p = s4d_views(cfg, params);
+    const int M = cfg->d_state / 2;
+    float *base = ws_take(ws, s4d_kernel_workspace_floats(cfg, L));
+#pragma omp parallel
+    {
+        KernelTables t = tables_for_thread(base, M, L);
+#pragma omp for schedule(dynamic, 1)
+        for (int h = 0; h < cfg->d_model; h++)
+            kernel_channel(&p, &t, h, K + (size_t)h * L, L);
+    }
+}
+
+/* ---- kernel backward ---- */
+
+/* One mode's share of a block in backward, with E(l0 + j) = anchor pow(j):
+ *   s1 += anchor q,  s2 += anchor (l0 q + r),  q = sum_j g[j] pow(j),  r = sum_j gl[j] pow(j),  gl[j] = j g[j],
+ * kept as S4D_LANES partial sums (lane k holds the j = k mod S4D_LANES terms) so that no block needs a
+ * horizontal sum; sums (4, S4D_LANES) are s1 re, s1 im, s2 re, s2 im. Written for the vectoriser: the lane
+ * arrays stay in registers, the multiply-adds are explicit fma() (see block_accumulate4). */
+static void block_mode_sums(const double *restrict g, const double *restrict gl, const double *restrict pr,
+                            const double *restrict pi, double ar, double ai, double l0, double *restrict sums)
+{
+    const int W = S4D_LANES;
+    double qr[S4D_LANES] = {0}, qi[S4D_LANES] = {0}, rr[S4D_LANES] = {0}, ri[S4D_LANES] = {0};
+    for (int c = 0; c < S4D_BLOCK; c += W) {
+#pragma omp simd
+        for (int k = 0; k < W; k++) {
+            qr[k] = fma(g[c + k], pr[c + k], qr[k]), qi[k] = fma(g[c + k], pi[c + k], qi[k]);
+            rr[k] = fma(gl[c + k], pr[c + k], rr[k]), ri[k] = fma(gl[c + k], pi[c + k], ri[k]);
+        }
+    }
+#pragma omp simd
+    for (int k = 0; k < W; k++) {
+        const double vr = fma(l0, qr[k], rr[k]), vi = fma(l0, qi[k], ri[k]);
+        sums[k] = fma(ar, qr[k], fma(-ai, qi[k], sums[k]));
+        sums[W + k] = fma(ar, qi[k], fma(ai, qr[k], sums[W + k]));
+        sums[2 * W + k] = fma(ar, vr, fma(-ai, vi, sums[2 * W + k]));
+        sums[3 * W + k] = fma(ar, vi, fma(ai, vr, sums[3 * W + k]));
+    }
+}
+
+/* All modes' shares of the block at l0 (len <= S4D_BLOCK positions of dK, the rest zero). */
+static void kernel_block_sums(KernelTables *t, const float *dK, int l0, int len)
+{
+    double *g = t->acc, *gl = t->accl;
+    for (int j = 0; j < S4D_BLOCK; j++) {
+        g[j] = j < len ? (double)dK[l0 + j] : 0.0;
+        gl[j] = j * g[j];
+    }
+    for (int n = 0; n < t->M; n++) {
+        const size_t row = (size_t)n * S4D_BLOCK;
+        block_mode_sums(g, gl, t->pow_r + row, t->pow_i + row, t->anchor_r[n], t->anchor_i[n], (double)l0,
+                        t->lane_sums + (size_t)n * 4 * S4D_LANES);
+    }
+}
+
+/* The chain rule from s1, s2 to mode n's parameters (spec section 4), for the holomorphic
+ * S_l = sum_n C'_n E_n(l) with K_l = 2 Re S_l: G(w) = sum_l 2 dK_l dS_l/dw, and a real parameter's gradient
+ * is Re G for a real part, -Im G for an imaginary part. Divisions by A are products with 1/A (GCC's complex
+ * division is a library call). Returns mode n's term of d log_dt. */
+static double mode_gradients(const S4dParams *p, const S4dParams *g, const KernelTables *t, int h, int n,
+                             double dt)
+{
+    const size_t i = (size_t)h * t->M + n;
+    const double complex A = CMPLX(t->A_re[n], t->A_im[n]), inv_A = CMPLX(t->inv_re[n], t->inv_im[n]);
+    const double complex C = CMPLX((double)p->C[2 * i], (double)p->C[2 * i + 1]);
+    const double complex e = CMPLX(t->er[n], t->ei[n]), w = CMPLX(t->wr[n], t->wi[n]);
+    const double *lanes = t->lane_sums + (size_t)n * 4 * S4D_LANES;
+    double sum[4] = {0.0, 0.0, 0.0, 0.0}; /* s1 re, s1 im, s2 re, s2 im: the lanes added up */
+    for (int q = 0; q < 4; q++)
+        for (int k = 0; k < S4D_LANES; k++)
+            sum[q] += lanes[q * S4D_LANES + k];
+    const double complex s1 = CMPLX(sum[0], sum[1]), s2 = CMPLX(sum[2], sum[3]);
+    const double complex g_w = 2.0 * s1;                                /* G(C') */
+    const double complex g_dtA = 2.0 * w * s2 + g_w * (C * e * inv_A);  /* via E(l) and via C' */
+    const double complex g_C = g_w * ((e - 1.0) * inv_A);
+    const double complex g_A = g_dtA * dt - g_w * (w * inv_A);          /* dC'/dA = -C'/A */
+    g->C[2 * i] += (float)creal(g_C);
+    g->C[2 * i + 1] += (float)-cimag(g_C);
+    g->log_A_real[i] += (float)(creal(A) * creal(g_A)); /* d Re A / d log_A_real = -exp(.) = Re A */
+    g->A_imag[i] += (float)-cimag(g_A);
+    return dt * creal(g_dtA * A); /* d dtA / d log_dt = dt A */
+}
+
+static void kernel_channel_backward(const S4dParams *p, const S4dParams *g, KernelTables *t, int h,
+                                    const float *dK, int L)
+{
+    const double dt = exp((double)p->log_dt[h]);
+    channel_modes(p, t, h, dt);
+    fill_tables(t);
+    memset(t->lane_sums, 0, (size_t)t->M * 4 * S4D_LANES * sizeof(double));
+    for (int b = 0; b < t->grid.blocks; b++) {
+        const int l0 = b * S4D_BLOCK;
+        block_anchors(t, b);
+        kernel_block_sums(t, dK, l0, L - l0 < S4D_BLOCK ? L - l0 : S4D_BLOCK);
+    }
     double dlog_dt = 0.0;
-    for (int n = 0; n < m->M; n++) {
-        size_t i = (size_t)h * m->M + n;
-        double gpr = 2 * s1r[n], gpi = 2 * s1i[n]; /* G(C') */
-        double t1r, t1i, t2r, t2i, cer, cei, gdr, gdi;
-        cmul(m->wr[n], m->wi[n], 2 * s2r[n], 2 * s2i[n], &t1r, &t1i);      /* C' S2 */
-        cmul(m->cr[n], m->ci[n], m->er[n], m->ei[n], &cer, &cei);          /* C e */
-        cdiv(cer, cei, m->ar[n], m->ai[n], &cer, &cei);                    /* C e / A */
-        cmul(gpr, gpi, cer, cei, &t2r, &t2i);
-        gdr = t1r + t2r, gdi = t1i + t2i;                                  /* G(dtA) */
-        double gcr, gci, q1r, q1i, gar, gai;
-        cdiv(m->er[n] - 1, m->ei[n], m->ar[n], m->ai[n], &q1r, &q1i);      /* (e - 1) / A */
-        cmul(gpr, gpi, q1r, q1i, &gcr, &gci);                              /* G(C) */
-        cdiv(m->wr[n], m->wi[n], m->ar[n], m->ai[n], &q1r, &q1i);          /* C' / A */
-        cmul(gpr, gpi, q1r, q1i, &t1r, &t1i);
-        gar = gdr * m->dt - t1r, gai = gdi * m->dt - t1i;                  /* G(A) */
-        g->C[2 * i] += (float)gcr;
-        g->C[2 * i + 1] += (float)-gci;
-        g->log_A_real[i] += (float)(m->ar[n] * gar); /* d Re A / d log_A_real = -exp(.) = Re A */
-        g->A_imag[i] += (float)-gai;
-        dlog_dt += gdr * m->ar[n] - gdi * m->ai[n]; /* Re(G(dtA) A) */
-    }
-    g->log_dt[h] += (float)(m->dt * dlog_dt);
+    for (int n = 0; n < t->M; n++)
+        dlog_dt += mode_gradients(p, g, t, h, n, dt);
+    g->log_dt[h] += (float)dlog_dt;
 }
 
-/* act: x channel-major (B, H, L) | y1 (B, H, L) | GELU output row-major (B, L, H) | z (B, L, 2H) | K (H, L). */
-typedef struct S4dAct {
-    float *uT, *y1, *g, *z, *K;
-} S4dAct;
-
-static S4dAct act_views(const S4dConfig *cfg, const float *act, int B, int L)
+void s4d_kernel_backward(const S4dConfig *cfg, const float *params, const float *dK, float *dparams, int L,
+                         Workspace *ws)
 {
-    size_t N = ws_floats_for((size_t)B * L * cfg->d_model);
+    const S4dParams p = s4d_views(cfg, params), g = s4d_views(cfg, dparams);
+    const int M = cfg->d_state / 2;
+    float *base = ws_take(ws, s4d_kernel_workspace_floats(cfg, L));
+#pragma omp parallel
+    {
+        KernelTables t = tables_for_thread(base, M, L);
+#pragma omp for schedule(dynamic, 1)
+        for (int h = 0; h < cfg->d_model; h++) /* each channel owns its gradient entries: no races */
+            kernel_channel_backward(&p, &g, &t, h, dK + (size_t)h * L, L);
+    }
+}
+
+/* Per channel, with T = S4D_BLOCK, nb blocks, Mp = M padded to whole vectors (the anchor tables and anchors run
+ * over Mp modes), pow = S4D_FLOPS_ENTRY (S4D_POW_SPLIT + T / S4D_POW_SPLIT) + CMUL T (the power table's exact
+ * entries and products) and anchors = S4D_FLOPS_ENTRY (inner + outer) (the anchor tables) + CMUL nb:
+ * forward  1 (dt) + M (S4D_FLOPS_MODE + pow + 4 nb T (a multiply-add pair per mode and position))
+ *          + Mp (anchors + CMUL outer (fold C')) + nb T (the factor 2);
+ * backward 1 (dt) + nb T (j dK) + M (S4D_FLOPS_MODE + pow + 8 nb T (four multiply-adds) + nb S4D_LANES
+ *          S4D_FLOPS_SUMS + 4 S4D_LANES (adding up the lanes) + S4D_FLOPS_CHAIN) + Mp anchors
+ *          + M (the d log_dt sum) + 1.
+ * Whole blocks are counted: that is the work done, including the padding of the last block. */
+OpFlops s4d_kernel_flops(const S4dConfig *cfg, int L)
+{
+    const KernelGrid g = kernel_grid(L);
+    const double H = cfg->d_model, M = cfg->d_state / 2, Mp = (double)padded_doubles((size_t)(cfg->d_state / 2));
+    const double nb = g.blocks, T = S4D_BLOCK;
+    const double pow = S4D_FLOPS_ENTRY * (S4D_POW_SPLIT + T / S4D_POW_SPLIT) + S4D_FLOPS_CMUL * T;
+    const double anchors = S4D_FLOPS_ENTRY * (g.inner + g.outer) + S4D_FLOPS_CMUL * nb;
+    const double fwd = 1.0 + M * (S4D_FLOPS_MODE + pow + 4.0 * nb * T) + Mp * (anchors + S4D_FLOPS_CMUL * g.outer) +
+                       nb * T;
+    const double bwd = 1.0 + nb * T +
+                       M * (S4D_FLOPS_MODE + pow + 8.0 * nb * T + nb * S4D_LANES * S4D_FLOPS_SUMS +
+                            4.0 * S4D_LANES + S4D_FLOPS_CHAIN) +
+                       Mp * anchors + M + 1.0;
+    return (OpFlops){H * fwd, H * bwd};
+}
+
+/* ---- the layer ---- */
+
+/* What forward keeps for backward. */
+typedef struct S4dActs {
+    float *u;  /* (B, H, L) x channel-major: the convolution input */
+    float *y1; /* (B, H, L) convolution + D skip: the GELU input */
+    float *g;  /* (B, L, H) GELU output, row-major: the output Conv1d input */
+    float *z;  /* (B, L, 2H) Conv1d output: the GLU input */
+    float *K;  /* (H, L) the kernel */
+} S4dActs;
+
+static S4dActs s4d_acts(const S4dConfig *cfg, const float *act, int B, int L)
+{
+    const size_t n = ws_floats_for((size_t)B * L * cfg->d_model);
     float *a = (float *)act;
-    return (S4dAct){a, a + N, a + 2 * N, a + 3 * N, a + 3 * N + ws_floats_for((size_t)B * L * 2 * cfg->d_model)};
+    return (S4dActs){a, a + n, a + 2 * n, a + 3 * n, a + 3 * n + ws_floats_for((size_t)B * L * 2 * cfg->d_model)};
 }
 
 size_t s4d_act_floats(const S4dConfig *cfg, int B, int L)
 {
-    size_t N = (size_t)B * L * cfg->d_model;
-    return 3 * ws_floats_for(N) + ws_floats_for(2 * N) + ws_floats_for((size_t)cfg->d_model * L);
+    const size_t n = (size_t)B * L * cfg->d_model;
+    return 3 * ws_floats_for(n) + ws_floats_for(2 * n) + ws_floats_for((size_t)cfg->d_model * L);
 }
 
+/* Forward: the kernel's tables, then the engine's scratch (one after the other). Backward: dz (B, L, 2H),
+ * dg (B, L, H; reused as du (B, H, L)), dy1 (B, H, L), dK (H, L), then the engine's or the kernel's scratch. */
 size_t s4d_workspace_floats(const S4dConfig *cfg, int B, int L)
 {
-    /* backward: dz (B, L, 2H), dg (B, L, H), dy1 (B, H, L), du (B, H, L), dK (H, L); forward needs less. */
-    size_t N = (size_t)B * L * cfg->d_model;
-    return ws_floats_for(2 * N) + 3 * ws_floats_for(N) + ws_floats_for((size_t)cfg->d_model * L) +
-           fftconv_cm_workspace_floats(L);
+    const size_t n = (size_t)B * L * cfg->d_model;
+    const size_t engine = fftconv_cm_workspace_floats(L), kernel = s4d_kernel_workspace_floats(cfg, L);
+    const size_t scratch = engine > kernel ? engine : kernel;
+    return ws_floats_for(2 * n) + 2 * ws_floats_for(n) + ws_floats_for((size_t)cfg->d_model * L) + scratch;
 }
 
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-/* y (rows, H) = z[:, :H] * sigmoid(z[:, H:]) */
+/* y (rows, H) = z[:, :H] * sigmoid(z[:, H:]), z (rows, 2H). */
 static void glu_forward(const float *z, float *y, size_t rows, int H)
 {
-#pragma omp parallel for schedule(static) if (rows * H > 65536)
-    for (size_t r = 0; r < rows; r++)
+#pragma omp parallel for schedule(static) if (rows * H > S4D_PARALLEL_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        const float *value = z + r * 2 * H, *gate = value + H;
+        float *out = y + r * H;
+#pragma omp simd
         for (int h = 0; h < H; h++)
-            y[r * H + h] = z[r * 2 * H + h] * sigmoidf(z[r * 2 * H + H + h]);
+            out[h] = value[h] * (1.0f / (1.0f + expf(-gate[h])));
+    }
 }
 
+/* dz[:, :H] = dy sigmoid(gate); dz[:, H:] = dy value sigmoid'(gate), sigmoid' = s (1 - s). */
 static void glu_backward(const float *z, const float *dy, float *dz, size_t rows, int H)
 {
-#pragma omp parallel for schedule(static) if (rows * H > 65536)
-    for (size_t r = 0; r < rows; r++)
+#pragma omp parallel for schedule(static) if (rows * H > S4D_PARALLEL_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        const float *value = z + r * 2 * H, *gate = value + H, *d = dy + r * H;
+        float *dvalue = dz + r * 2 * H, *dgate = dvalue + H;
+#pragma omp simd
         for (int h = 0; h < H; h++) {
-            float a = z[r * 2 * H + h], s = sigmoidf(z[r * 2 * H + H + h]), d = dy[r * H + h];
-            dz[r * 2 * H + h] = d * s;
-            dz[r * 2 * H + H + h] = d * a * s * (1.0f - s);
+            const float s = 1.0f / (1.0f + expf(-gate[h]));
+            dvalue[h] = d[h] * s;
+            dgate[h] = d[h] * value[h] * s * (1.0f - s);
         }
+    }
 }
 
 void s4d_forward(const S4dConfig *cfg, const float *params, const float *x, float *y, float *act, int B, int L,
                  Workspace *ws)
 {
     const int H = cfg->d_model;
-    const size_t N = (size_t)B * L * H, rows = (size_t)B * L;
-    S4dParams p = s4d_views(cfg, params);
-    S4dAct a = act_views(cfg, act, B, L);
-    s4d_kernel(cfg, params, a.K, L);
-    core_transpose(x, a.uT, B, L, H);
-    fftconv_cm_forward(a.K, L, p.D, a.uT, a.y1, B, H, L, ws);
-    float *gT = ws_take(ws, N);
-    gelu_apply(a.y1, gT, N);
-    core_transpose(gT, a.g, B, H, L);
+    const size_t n = (size_t)B * L * H, rows = (size_t)B * L;
+    const S4dParams p = s4d_views(cfg, params);
+    const S4dActs a = s4d_acts(cfg, act, B, L);
+    const size_t mark = ws->used;
+    s4d_kernel(cfg, params, a.K, L, ws);
+    ws->used = mark;
+    core_transpose(x, a.u, B, L, H);
+    fftconv_cm_forward(a.K, L, p.D, a.u, a.y1, B, H, L, ws); /* y1 = K (*) u + D u */
+    ws->used = mark;
+    core_transpose(a.y1, a.g, B, H, L);
+    gelu_apply(a.g, a.g, n); /* elementwise, so it can follow the transpose in place */
     gemm_linear_forward(a.g, p.W, p.b, a.z, (int)rows, H, 2 * H);
     glu_forward(a.z, y, rows, H);
 }
@@ -296,45 +614,43 @@ void s4d_forward(const S4dConfig *cfg, const float *params, const float *x, floa
 void s4d_backward(const S4dConfig *cfg, const float *params, const float *x, const float *act, const float *dy,
                   float *dx, float *dparams, int B, int L, Workspace *ws)
 {
+    (void)x; /* act holds x channel-major */
     const int H = cfg->d_model;
-    const size_t N = (size_t)B * L * H, rows = (size_t)B * L;
-    S4dParams p = s4d_views(cfg, params), g = s4d_views(cfg, dparams);
-    S4dAct a = act_views(cfg, act, B, L);
-    float *dz = ws_take(ws, 2 * N), *dg = ws_take(ws, N), *dy1 = ws_take(ws, N), *du = ws_take(ws, N);
-    float *dK = ws_take(ws, (size_t)H * L);
+    const size_t n = (size_t)B * L * H, rows = (size_t)B * L;
+    const S4dParams p = s4d_views(cfg, params), g = s4d_views(cfg, dparams);
+    const S4dActs a = s4d_acts(cfg, act, B, L);
+    float *dz = ws_take(ws, 2 * n);              /* (B, L, 2H) */
+    float *dg = ws_take(ws, n);                  /* (B, L, H) */
+    float *dy1 = ws_take(ws, n);                 /* (B, H, L) */
+    float *dK = ws_take(ws, (size_t)H * L);      /* (H, L) */
+    float *du = dg;                              /* (B, H, L): dg is dead once transposed into dy1 */
     glu_backward(a.z, dy, dz, rows, H);
     gemm_linear_backward_params(dz, a.g, g.W, g.b, (int)rows, H, 2 * H);
     gemm_linear_backward_input(dz, p.W, dg, (int)rows, H, 2 * H, 0.0f);
     core_transpose(dg, dy1, B, L, H);
-    gelu_backward_apply(a.y1, dy1, dy1, N);
-    memset(dK, 0, (size_t)H * L * sizeof(float));
-    fftconv_cm_backward(a.K, L, p.D, a.uT, dy1, du, dK, g.D, B, H, L, ws);
+    gelu_backward_apply(a.y1, dy1, dy1, n);
+    memset(dK, 0, (size_t)H * L * sizeof(float)); /* the engine accumulates dk */
+    const size_t mark = ws->used;
+    fftconv_cm_backward(a.K, L, p.D, a.u, dy1, du, dK, g.D, B, H, L, ws);
+    ws->used = mark;
     core_transpose(du, dx, B, H, L);
-#pragma omp parallel for schedule(dynamic, 4)
-    for (int h = 0; h < H; h++) {
-        S4dModes m;
-        modes_of_channel(cfg, &p, h, &m);
-        kernel_channel_backward(&m, dK + (size_t)h * L, L, &g, h);
-    }
+    s4d_kernel_backward(cfg, params, dK, dparams, L, ws);
 }
 
-/* Kernel generation per (h, n): 25 for the mode constants (exp, cos, sin, complex products and division),
- * 10 per anchor (exp, cos, sin and products) every S4D_ANCHOR steps, 8 per step (complex multiply 6,
- * accumulate the real part 2), and 1 per (h, l) for the factor 2. Its backward: 6 per step to advance the
- * power, 8 to accumulate the two complex sums, 1 per (h, l) for l dK_l, and 60 per mode for the chain rule.
- * GLU: 5 per output forward (sigmoid 3, negate 1, product 1), 9 backward. GELU: ops/gelu.h. */
+/* Forward: the kernel (s4d_kernel_flops); the long convolution with its D skip (fftconv_cm_flops); GELU
+ * (GELU_FLOPS_FORWARD per element); the Conv1d (gemm convention: 2 per multiply-add, 1 per bias add); GLU 4
+ * per output (sigmoid 3: exp, add, reciprocal; the product 1; negation is a sign flip, counted 0).
+ * Backward: GLU 8 per output (sigmoid 3, dvalue 1, 1 - s 1, three products); the Conv1d's backward (dx and
+ * dW contractions, db sums); GELU_FLOPS_BACKWARD per element; the convolution's backward (du, dK, dD); the
+ * kernel's backward. Transposes and copies are 0. */
 OpFlops s4d_flops(const S4dConfig *cfg, int B, int L)
 {
-    const double H = cfg->d_model, M = cfg->d_state / 2, anchors = (L + S4D_ANCHOR - 1) / S4D_ANCHOR;
-    const double N = (double)B * L * H, rows = (double)B * L;
-    OpFlops conv = fftconv_cm_flops(B, cfg->d_model, L, 1);
-    double kfwd = H * M * (25.0 + 10.0 * anchors + 8.0 * L) + H * L;
-    double kbwd = H * M * (60.0 + 10.0 * anchors + 14.0 * L) + H * L;
-    OpFlops f;
-    f.forward = kfwd + conv.forward + GELU_FLOPS_FORWARD * N + gemm_linear_flops_forward(rows, cfg->d_model,
-                                                                                          2 * cfg->d_model, 1) +
-                5.0 * N;
-    f.backward = 9.0 * N + gemm_linear_flops_backward(rows, cfg->d_model, 2 * cfg->d_model, 1) +
-                 GELU_FLOPS_BACKWARD * N + conv.backward + kbwd;
-    return f;
+    const int H = cfg->d_model;
+    const double n = (double)B * L * H, rows = (double)B * L;
+    const OpFlops kernel = s4d_kernel_flops(cfg, L), conv = fftconv_cm_flops(B, H, L, 1);
+    const double fwd = kernel.forward + conv.forward + GELU_FLOPS_FORWARD * n +
+                       gemm_linear_flops_forward(rows, H, 2 * H, 1) + 4.0 * n;
+    const double bwd = 8.0 * n + gemm_linear_flops_backward(rows, H, 2 * H, 1) + GELU_FLOPS_BACKWARD * n +
+                       conv.backward + kernel.backward;
+    return (OpFlops){fwd, bwd};
 }

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "h5io.h"
@@ -154,4 +156,25 @@ Test(h5io, create_in_missing_directory_fails_with_a_message)
     char err[256] = "";
     cr_expect_null(h5io_create_atomic("/nonexistent-dir-subq/x.h5", err, sizeof err));
     cr_expect(strstr(err, "/nonexistent-dir-subq/x.h5") != NULL, "message was: %s", err);
+}
+
+Test(h5io, a_writer_killed_before_commit_leaves_no_file_under_the_final_name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/killed.h5", dir);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        char err[256];
+        H5File *f = h5io_create_atomic(path, err, sizeof err);
+        float x[4] = {1, 2, 3, 4};
+        int shape[1] = {4};
+        if (f)
+            h5io_write_floats(f, "x", x, 1, shape, err, sizeof err);
+        raise(SIGKILL); /* dies mid-write, before commit */
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    cr_expect_neq(access(path, F_OK), 0, "a killed writer must not leave %s", path);
 }

@@ -19,7 +19,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import PARAM_NOISE, GoldenFile, as_f32, seed_of  # noqa: E402
+from make_golden import PARAM_NOISE, run_and_write, seed_of  # noqa: E402
 from ref_hyena import from_config  # noqa: E402
 
 CASES = [
@@ -42,24 +42,8 @@ def write_case(outdir, name, config):
     d_model = module.d_model
     x = torch.randn(B, L, d_model, dtype=torch.float32)
     dy = torch.randn(B, L, d_model, dtype=torch.float32)
-    x64 = x.to(torch.float64).requires_grad_(True)
-    y = module(x64)
-    y.backward(dy.to(torch.float64))
-
-    g = GoldenFile(os.path.join(outdir, f"{name}.h5"))
-    g.attr("op", "hyena")
-    g.attr("config", config)
-    g.dataset("x", x.numpy())
-    g.dataset("dy", dy.numpy())
-    for pname, p in module.named_parameters():
-        g.dataset(f"params/{pname}", as_f32(p))
-    g.dataset("y", as_f32(y))
-    g.dataset("dx", as_f32(x64.grad))
-    for pname, p in module.named_parameters():
-        g.dataset(f"grads/{pname}", as_f32(p.grad))
-    g.dataset("buffers/t", t_buffer.numpy())
-    g.dataset("buffers/deltas", deltas_buffer.numpy())
-    g.close()
+    run_and_write(outdir, name, "hyena", config, module, x, dy,
+                  extra={"buffers/t": t_buffer.numpy(), "buffers/deltas": deltas_buffer.numpy()})
 
 
 def main():

@@ -13,7 +13,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import PARAM_NOISE, GoldenFile, as_f32, seed_of  # noqa: E402
+from make_golden import PARAM_NOISE, run_and_write, seed_of  # noqa: E402
 from ref_s4d import from_config  # noqa: E402
 
 CASES = [
@@ -32,22 +32,7 @@ def write_case(outdir, name, config, batch, length):
     d_model = module.h
     x = torch.randn(batch, length, d_model, dtype=torch.float32)
     dy = torch.randn(batch, length, d_model, dtype=torch.float32)
-    x64 = x.to(torch.float64).requires_grad_(True)
-    y = module(x64)
-    y.backward(dy.to(torch.float64))
-
-    g = GoldenFile(os.path.join(outdir, f"{name}.h5"))
-    g.attr("op", "s4d")
-    g.attr("config", config)
-    g.dataset("x", x.numpy())
-    g.dataset("dy", dy.numpy())
-    for pname, p in module.named_parameters():
-        g.dataset(f"params/{pname}", as_f32(p))
-    g.dataset("y", as_f32(y))
-    g.dataset("dx", as_f32(x64.grad))
-    for pname, p in module.named_parameters():
-        g.dataset(f"grads/{pname}", as_f32(p.grad))
-    g.close()
+    run_and_write(outdir, name, "s4d", config, module, x, dy)
 
 
 def main():

@@ -86,6 +86,31 @@ class GoldenFile:
         os.replace(self.tmp, self.path)
 
 
+def run_and_write(outdir, name, op, config, module, x, dy, params=None, extra=None):
+    """Runs the float64 module on the float32 x cast up, backpropagates dy, and writes the registry-operator
+    golden file OUTDIR/NAME.h5. params: the (name, tensor) pairs to store (default named_parameters());
+    extra: {path: array} datasets written as well. Returns the module (after backward)."""
+    x64 = x.to(torch.float64).requires_grad_(True)
+    y = module(x64)
+    y.backward(dy.to(torch.float64))
+    params = list(module.named_parameters()) if params is None else params
+    g = GoldenFile(os.path.join(outdir, f"{name}.h5"))
+    g.attr("op", op)
+    g.attr("config", config)
+    g.dataset("x", x.numpy())
+    g.dataset("dy", dy.numpy())
+    for pname, p in params:
+        g.dataset(f"params/{pname}", as_f32(p))
+    g.dataset("y", as_f32(y))
+    g.dataset("dx", as_f32(x64.grad))
+    for pname, p in params:
+        g.dataset(f"grads/{pname}", as_f32(p.grad if p.grad is not None else torch.zeros_like(p)))
+    for path, value in (extra or {}).items():
+        g.dataset(path, value)
+    g.close()
+    return module
+
+
 def write_registry_case(outdir, op, tag, config, B, L):
     name = f"{op}_{tag}"
     torch.manual_seed(seed_of(name))
@@ -101,22 +126,7 @@ def write_registry_case(outdir, op, tag, config, B, L):
     x = torch.randn(B, L, d_in, dtype=torch.float32)
     dy = torch.randn(B, L, d_out, dtype=torch.float32)
 
-    x64 = x.to(torch.float64).requires_grad_(True)
-    y = module(x64)
-    y.backward(dy.to(torch.float64))
-
-    g = GoldenFile(os.path.join(outdir, f"{name}.h5"))
-    g.attr("op", op)
-    g.attr("config", config)
-    g.dataset("x", x.numpy())
-    g.dataset("dy", dy.numpy())
-    for pname, p in module.named_parameters():
-        g.dataset(f"params/{pname}", as_f32(p))
-    g.dataset("y", as_f32(y))
-    g.dataset("dx", as_f32(x64.grad))
-    for pname, p in module.named_parameters():
-        g.dataset(f"grads/{pname}", as_f32(p.grad))
-    g.close()
+    run_and_write(outdir, name, op, config, module, x, dy)
     return name
 
 

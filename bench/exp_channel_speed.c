@@ -1,0 +1,229 @@
+/* channel_speed: inference time of the conditional channel mixers against the dense ffn of the same
+ * training width W (the FFF paper's speed claim), at batch 1 and a large batch, over W = 256 ... 16384.
+ *
+ * Fair by construction: the dense baseline is one sgemm per layer (one sgemv at batch 1, ops/gemm.c); every
+ * timed call takes its tokens from a pool of distinct input rows (a new row or block of rows per repetition),
+ * so neither side gets a cache-hot input or, for FFF, a cache-hot path; nothing is allocated in the timed
+ * region; outputs of every variant are checked finite before timing. Variants at training width W:
+ *   ffn        d_hidden = W;
+ *   fff_leaf1  depth log2 W, leaf width 1;       fff_leaf16  depth log2(W/16), leaf width 16;
+ *   ufb        depth log2 W - 1 (2^(d+1) - 1 = W - 1 neurons), path neurons only, reading the node-major
+ *              copy of linear_out that UltraFastBERT's CPU path uses (made once, outside the timed region);
+ *   moe_k1     16 experts of width W/16, top-1, noise off (inference).
+ * Runs /runs/<variant>_b<batch> hold the series width, time, FLOPs, and speedup and FLOP ratio vs ffn. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "experiments.h"
+#include "fff_infer.h"
+#include "opbuf.h"
+
+#define MAX_WIDTHS 8
+#define POOL_ROWS 4096
+
+typedef struct SpeedSizes {
+    int d_model, widths[MAX_WIDTHS], n_widths, batches[2];
+} SpeedSizes;
+
+static SpeedSizes speed_sizes(ReproProfile p)
+{
+    if (p == PROFILE_SMOKE)
+        return (SpeedSizes){128, {256, 1024}, 2, {1, 16}};
+    return (SpeedSizes){768, {256, 1024, 4096, 16384}, 4, {1, 256}};
+}
+
+typedef struct SpeedVariant {
+    const char *name, *op;
+    int (*config)(int d_model, int width, char *out, size_t len); /* -1: not defined at this width */
+} SpeedVariant;
+
+static int log2_exact(int w)
+{
+    int d = 0;
+    while ((1 << d) < w)
+        d++;
+    return (1 << d) == w ? d : -1;
+}
+
+static int cfg_ffn(int D, int W, char *o, size_t n) { return snprintf(o, n, "d_model=%d,d_hidden=%d", D, W) > 0 ? 0 : -1; }
+
+static int cfg_fff1(int D, int W, char *o, size_t n)
+{
+    int d = log2_exact(W);
+    return d < 1 ? -1 : (snprintf(o, n, "d_model=%d,depth=%d,leaf_width=1,mode=infer", D, d), 0);
+}
+
+static int cfg_fff16(int D, int W, char *o, size_t n)
+{
+    int d = log2_exact(W / 16);
+    return W < 32 || d < 1 ? -1 : (snprintf(o, n, "d_model=%d,depth=%d,leaf_width=16,mode=infer", D, d), 0);
+}
+
+static int cfg_ufb(int D, int W, char *o, size_t n)
+{
+    int d = log2_exact(W) - 1;
+    return d < 0 ? -1 : (snprintf(o, n, "d_model=%d,depth=%d,variant=ufb,mode=infer", D, d), 0);
+}
+
+static int cfg_moe(int D, int W, char *o, size_t n)
+{
+    return W < 16 ? -1 : (snprintf(o, n, "d_model=%d,n_experts=16,top_k=1,d_hidden=%d,mode=infer", D, W / 16), 0);
+}
+
+static const SpeedVariant speed_variants[] = {
+    {"ffn", "ffn", cfg_ffn},
+    {"fff_leaf1", "fff", cfg_fff1},
+    {"fff_leaf16", "fff", cfg_fff16},
+    {"ufb", "fff", cfg_ufb},
+    {"moe_k1", "moe", cfg_moe},
+};
+#define N_SPEED_VARIANTS ((int)(sizeof speed_variants / sizeof speed_variants[0]))
+
+/* The timed body: forward on the next block of `batch` rows of the pool. */
+typedef struct PoolCtx {
+    const Op *op;
+    OpBuffers *buf;
+    const float *pool;
+    const float *packed; /* ufb: the node-major copy of linear_out, made once outside the timed region */
+    int pool_rows, next, batch, d_model;
+} PoolCtx;
+
+static void pool_forward(void *ctx)
+{
+    PoolCtx *c = ctx;
+    const float *x = c->pool + (size_t)c->next * c->d_model;
+    c->next = (c->next + c->batch) % (c->pool_rows - c->batch + 1);
+    ws_reset(&c->buf->ws);
+    if (c->packed)
+        fff_infer_forward(&c->op->cfg.fff, c->buf->params, c->packed, x, c->buf->y, c->buf->act, c->batch,
+                          &c->buf->ws);
+    else
+        op_forward(c->op, c->buf->params, x, c->buf->y, c->buf->act, 1, c->batch, &c->buf->ws);
+}
+
+/* UltraFastBERT's CPU path reads linear_out node-major; like loading a model, the copy is made once. */
+static float *pack_if_ufb(const Op *op, const float *params)
+{
+    if (op->info != op_info(OP_FFF) || op->cfg.fff.variant != FFF_VARIANT_UFB)
+        return NULL;
+    float *packed = core_alloc_floats(fff_infer_packed_floats(&op->cfg.fff));
+    if (packed)
+        fff_infer_pack(&op->cfg.fff, params, packed);
+    return packed;
+}
+
+/* Times one variant at one width and batch; returns the median ms, or < 0 on error. */
+static double time_variant(const ReproContext *ctx, const Op *op, int batch, const float *pool, double *flops,
+                           char *err, size_t errlen)
+{
+    OpBuffers buf;
+    if (opbuf_alloc(&buf, op, 1, batch, 0, err, errlen) != 0)
+        return -1;
+    Rng rng;
+    rng_init(&rng, ctx->seed);
+    op_init(op, buf.params, &rng);
+    PoolCtx c = {op, &buf, pool, pack_if_ufb(op, buf.params), POOL_ROWS, 0, batch, op_d_in(op)};
+    pool_forward(&c);
+    for (size_t i = 0; i < buf.n_y; i++)
+        if (!isfinite(buf.y[i])) {
+            snprintf(err, errlen, "%s produced a non-finite output", op->info->name);
+            opbuf_free(&buf);
+            core_free((void *)c.packed);
+            return -1;
+        }
+    TimingPolicy policy = timing_default_policy();
+    TimingStats t;
+    timing_measure(pool_forward, &c, &policy, &t);
+    *flops = op_flops(op, 1, batch).forward;
+    opbuf_free(&buf);
+    core_free((void *)c.packed);
+    return t.median_ms;
+}
+
+typedef struct SpeedSeries {
+    int n;
+    double width[MAX_WIDTHS], ms[MAX_WIDTHS], flops[MAX_WIDTHS], speedup[MAX_WIDTHS], flop_ratio[MAX_WIDTHS];
+    double calib_ratio[MAX_WIDTHS];
+} SpeedSeries;
+
+static void write_series(Results *results, const char *run, const char *config, const SpeedSeries *s)
+{
+    results_run(results, run, config);
+    results_series(results, run, "width", s->width, s->n);
+    results_series(results, run, "forward_ms_median", s->ms, s->n);
+    results_series(results, run, "flops_forward", s->flops, s->n);
+    results_series(results, run, "speedup_over_ffn", s->speedup, s->n);
+    results_series(results, run, "flop_ratio_ffn_over_this", s->flop_ratio, s->n);
+    results_series(results, run, "forward_calibration_ratio", s->calib_ratio, s->n);
+}
+
+/* One variant over all widths at one batch; dense (the ffn series) must already be measured. */
+static int run_speed_variant(const ReproContext *ctx, Results *results, const SpeedSizes *sz, const SpeedVariant *v,
+                             int batch, const float *pool, const SpeedSeries *dense, SpeedSeries *out, char *err,
+                             size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < sz->n_widths; i++) {
+        char config[256];
+        Op op;
+        if (v->config(sz->d_model, sz->widths[i], config, sizeof config) != 0)
+            continue;
+        if (exp_configure(&op, v->op, config, err, errlen) != 0)
+            return -1;
+        double flops, ms = time_variant(ctx, &op, batch, pool, &flops, err, errlen);
+        if (ms < 0)
+            return -1;
+        int k = out->n++;
+        out->width[k] = sz->widths[i], out->ms[k] = ms, out->flops[k] = flops;
+        out->calib_ratio[k] = ms / ctx->calibration_ms;
+        out->speedup[k] = dense ? dense->ms[i] / ms : 1.0;
+        out->flop_ratio[k] = dense ? dense->flops[i] / flops : 1.0;
+        repro_log(ctx, "  %-10s W=%5d batch %3d: %9.4f ms  speedup %7.1fx  FLOP ratio %7.1fx\n", v->name,
+                  sz->widths[i], batch, ms, out->speedup[k], out->flop_ratio[k]);
+    }
+    char run[96]; /* "_b1" for one token per call, "_bmany" for the large batch (its size is in the config) */
+    snprintf(run, sizeof run, "%s_%s", v->name, batch == 1 ? "b1" : "bmany");
+    char config[128];
+    snprintf(config, sizeof config, "op=%s,d_model=%d,batch=%d", v->op, sz->d_model, batch);
+    write_series(results, run, config, out);
+    return 0;
+}
+
+/* Root attributes for the targets at width 4096: speedup and FLOP ratio per variant and batch. */
+static void record_targets(Results *results, const char *variant, int batch, const SpeedSeries *s)
+{
+    for (int k = 0; k < s->n; k++)
+        if (s->width[k] == 4096) {
+            char key[128];
+            snprintf(key, sizeof key, "speedup_%s_w4096_b%d", variant, batch);
+            results_root_metric(results, key, s->speedup[k]);
+            snprintf(key, sizeof key, "flop_ratio_%s_w4096_b%d", variant, batch);
+            results_root_metric(results, key, s->flop_ratio[k]);
+        }
+}
+
+int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size_t errlen)
+{
+    SpeedSizes sz = speed_sizes(ctx->profile);
+    float *pool = core_alloc_floats((size_t)POOL_ROWS * sz.d_model);
+    if (!pool) {
+        snprintf(err, errlen, "out of memory for the input pool");
+        return -1;
+    }
+    Rng rng;
+    rng_init(&rng, ctx->seed + 17);
+    rng_fill_normal(&rng, pool, (size_t)POOL_ROWS * sz.d_model, 0.0f, 1.0f);
+    int rc = 0;
+    for (int b = 0; b < 2 && rc == 0; b++) {
+        SpeedSeries dense, other;
+        rc = run_speed_variant(ctx, results, &sz, &speed_variants[0], sz.batches[b], pool, NULL, &dense, err, errlen);
+        for (int v = 1; v < N_SPEED_VARIANTS && rc == 0; v++) {
+            rc = run_speed_variant(ctx, results, &sz, &speed_variants[v], sz.batches[b], pool, &dense, &other, err,
+                                   errlen);
+            record_targets(results, speed_variants[v].name, sz.batches[b], &other);
+        }
+    }
+    core_free(pool);
+    return rc;
+}

@@ -1,0 +1,234 @@
+/* lm_shakespeare and lm_sotu: byte-level language modelling (issue 7).
+ *
+ * The GPT baseline is nanoGPT's CPU configuration for shakespeare_char (4 layers, 4 heads, width 128, context
+ * 64, batch 12, 2000 iterations, lr 1e-3 decaying to 1e-4 at 2000 after 100 warm-up steps, AdamW betas
+ * (0.9, 0.99), weight decay 0.1, clipping 1, no dropout), for which nanoGPT reports a validation loss of 1.88.
+ * Differences, by design: bytes (vocab 256) instead of nanoGPT's 65 characters (the text is ASCII, so the
+ * extra 191 rows only learn to be improbable), and attention/ffn with biases (torch.nn.MultiheadAttention
+ * semantics) where nanoGPT's config has none. The Hyena and S4D models use the same recipe, without the
+ * positional embedding, with the ffn width chosen so the parameter count matches the GPT's (lm_match_hidden);
+ * every run records its count. Validation loss is nanoGPT's estimate: the mean over eval_batches random
+ * validation batches.
+ *
+ * Each run /runs/<name>: series step, train_loss, lr, eval_step, val_loss, eval_tokens, eval_time_s;
+ * attributes params, val_loss (final), best_val_loss, ppl_per_byte, bits_per_byte, flops_per_token (forward),
+ * train_flops, tokens, seconds, tokens_per_s, and train_flops_to_target (FLOPs until the validation loss
+ * first reached the published target, -1 if never). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "data.h"
+#include "experiments.h"
+#include "train.h"
+
+#define NANOGPT_VAL_LOSS 1.88 /* baselines/published.tsv nanogpt_cpu_shakespeare */
+
+typedef struct LmRun {
+    const char *name, *config; /* config without channel.d_hidden when match_params */
+    int match_params;          /* 1: choose channel.d_hidden to match the first run's parameter count */
+} LmRun;
+
+static const LmRun shakespeare_runs[] = {
+    {"gpt", "mixer=attention,channel=ffn,pos_emb=1,mixer.n_heads=4,mixer.impl=naive,channel.d_hidden=512", 0},
+    {"hyena", "mixer=hyena,channel=ffn,pos_emb=0", 1},
+    {"s4d", "mixer=s4d,channel=ffn,pos_emb=0", 1},
+    /* FFF channels at the GPT's training width 512 (32 leaves of width 16), trained in training mode and
+     * evaluated in both modes. */
+    {"gpt_fff", "mixer=attention,channel=fff,pos_emb=1,mixer.n_heads=4,channel.depth=5,channel.leaf_width=16", 0},
+    {"hyena_fff", "mixer=hyena,channel=fff,pos_emb=0,channel.depth=5,channel.leaf_width=16", 0},
+    {"s4d_fff", "mixer=s4d,channel=fff,pos_emb=0,channel.depth=5,channel.leaf_width=16", 0},
+    /* MoE channels at the same training width: 16 experts of width 32, top-2, noisy gating, balance losses. */
+    {"gpt_moe", "mixer=attention,channel=moe,pos_emb=1,mixer.n_heads=4,channel.n_experts=16,channel.d_hidden=32,"
+                "channel.top_k=2", 0},
+    {"hyena_moe", "mixer=hyena,channel=moe,pos_emb=0,channel.n_experts=16,channel.d_hidden=32,channel.top_k=2", 0},
+    {"s4d_moe", "mixer=s4d,channel=moe,pos_emb=0,channel.n_experts=16,channel.d_hidden=32,channel.top_k=2", 0},
+};
+
+static TrainConfig lm_train_config(ReproProfile p)
+{
+    TrainConfig c = train_defaults(); /* nanoGPT's CPU recipe */
+    c.eval_every = 250;
+    c.eval_batches = 20;
+    c.quiet = 1;
+    if (p == PROFILE_SMOKE) {
+        c.steps = 30, c.decay_steps = 30, c.warmup = 5, c.eval_every = 15, c.eval_batches = 2;
+    }
+    return c;
+}
+
+static void lm_record(Results *results, const char *run, const char *config, const LmModel *m, const TrainLog *log,
+                      const TrainResult *r, const TrainConfig *tc)
+{
+    results_run(results, run, config);
+    results_series(results, run, "step", log->step, log->n_train);
+    results_series(results, run, "train_loss", log->train_loss, log->n_train);
+    results_series(results, run, "lr", log->lr, log->n_train);
+    results_series(results, run, "eval_step", log->eval_step, log->n_eval);
+    results_series(results, run, "val_loss", log->val_loss, log->n_eval);
+    results_series(results, run, "eval_tokens", log->eval_tokens, log->n_eval);
+    results_series(results, run, "eval_time_s", log->eval_time_s, log->n_eval);
+    OpFlops f = lm_flops(m, tc->batch, tc->context);
+    double tokens_per_step = (double)tc->batch * tc->context, to_target = -1;
+    for (int i = 0; i < log->n_eval && to_target < 0; i++)
+        if (log->val_loss[i] <= NANOGPT_VAL_LOSS)
+            to_target = r->flops_per_step * log->eval_step[i];
+    results_metric(results, run, "params", (double)m->n_params);
+    results_metric(results, run, "val_loss", r->final_val_loss);
+    results_metric(results, run, "best_val_loss", r->best_val_loss);
+    results_metric(results, run, "ppl_per_byte", exp(r->final_val_loss));
+    results_metric(results, run, "bits_per_byte", r->final_val_loss / M_LN2);
+    results_metric(results, run, "flops_per_token", f.forward / tokens_per_step);
+    results_metric(results, run, "train_flops", r->flops_per_step * (double)r->steps_done);
+    results_metric(results, run, "train_flops_to_target", to_target);
+    results_metric(results, run, "tokens", r->tokens);
+    results_metric(results, run, "seconds", r->seconds);
+    results_metric(results, run, "tokens_per_s", r->tokens_per_s);
+}
+
+/* The full model config of a run: the shared shape, the run's config, and the matched ffn width. */
+static int run_config(const ReproContext *ctx, const LmRun *run, const char *shape, size_t target_params, char *out,
+                      size_t len, char *err, size_t errlen)
+{
+    char base[1024];
+    snprintf(base, sizeof base, "%s,%s", shape, run->config);
+    if (!run->match_params) {
+        snprintf(out, len, "%s", base);
+        return 0;
+    }
+    size_t got;
+    int hidden = lm_match_hidden(base, target_params, 16384, &got, err, errlen);
+    if (hidden < 0)
+        return -1;
+    snprintf(out, len, "%s,channel.d_hidden=%d", base, hidden);
+    repro_log(ctx, "  %s: channel.d_hidden=%d gives %zu parameters (target %zu)\n", run->name, hidden, got,
+              target_params);
+    return 0;
+}
+
+/* The learned long filters of a Hyena model's first layer, h (C, L), for the heat-map figure. */
+static void record_hyena_filters(Results *results, const char *name, const LmModel *m, const float *params, int L)
+{
+    const HyenaConfig *cfg = &m->mixer.cfg.hyena;
+    size_t C = (size_t)(cfg->order - 1) * cfg->d_model;
+    float *scratch = core_alloc_floats(hyena_filter_scratch_floats(cfg, L)), *h = core_alloc_floats(C * L);
+    if (scratch && h) {
+        hyena_filter_values(cfg, params + m->off_layer[0] + m->n_norm, L, scratch, h);
+        results_matrix(results, name, "filter_layer0", h, (int)C, L);
+    }
+    core_free(scratch), core_free(h);
+}
+
+/* An FFF (MoE) model trained in training mode, evaluated with hard routing (without gating noise), mode=infer,
+ * on the same parameters. */
+static int eval_fff_inference(const ReproContext *ctx, Results *results, const char *name, const char *config,
+                              const TrainData *data, const TrainConfig *tc, const float *params, char *err,
+                              size_t errlen)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%s,channel.mode=infer", config);
+    LmModel hard;
+    double val;
+    if (lm_create(&hard, text, err, errlen) != 0)
+        return -1;
+    int rc = train_evaluate(&hard, tc, data, params, &val, err, errlen);
+    if (rc == 0) {
+        results_metric(results, name, "val_loss_infer_mode", val);
+        repro_log(ctx, "  %-8s hard-routed (inference mode) val loss %.4f\n", name, val);
+    }
+    lm_destroy(&hard);
+    return rc;
+}
+
+static int train_one(const ReproContext *ctx, Results *results, const char *name, const char *config,
+                     TextDataset *ds, const TrainConfig *tc, size_t *params, char *err, size_t errlen)
+{
+    LmModel m;
+    if (lm_create(&m, config, err, errlen) != 0)
+        return -1;
+    TrainState st;
+    TrainLog log;
+    TrainResult r;
+    int rc = train_state_alloc(&st, &m, ctx->seed + tc->seed, err, errlen);
+    if (rc == 0 && train_log_alloc(&log, tc->steps, tc->steps / (tc->eval_every > 0 ? tc->eval_every : 1) + 2)) {
+        snprintf(err, errlen, "out of memory for the training log");
+        train_state_free(&st);
+        rc = -1;
+    }
+    if (rc == 0) {
+        TrainData data = {ds, text_dataset_batch};
+        rc = train_run(&m, tc, &data, &st, &log, &r, err, errlen);
+        if (rc == 0) {
+            char canon[4096];
+            lm_config_string(&m, canon, sizeof canon);
+            lm_record(results, name, canon, &m, &log, &r, tc);
+            if (m.cfg.mixer == LM_MIXER_HYENA)
+                record_hyena_filters(results, name, &m, st.params, tc->context);
+            if (m.cfg.channel == LM_CHANNEL_FFF || m.cfg.channel == LM_CHANNEL_MOE)
+                rc = eval_fff_inference(ctx, results, name, config, &data, tc, st.params, err, errlen);
+            repro_log(ctx, "  %-8s %8zu params  val loss %.4f (best %.4f)  %.0f tok/s  %.0f s\n", name, m.n_params,
+                      r.final_val_loss, r.best_val_loss, r.tokens_per_s, r.seconds);
+        }
+        train_log_free(&log);
+        train_state_free(&st);
+    }
+    *params = m.n_params;
+    lm_destroy(&m);
+    return rc;
+}
+
+static int run_corpus(const ReproContext *ctx, Results *results, const char *dataset, const char *shape,
+                      const LmRun *runs, int n_runs, const TrainConfig *tc, char *err, size_t errlen)
+{
+    char msg[512];
+    if (data_fetch(dataset, DATA_CACHE_DIR, NULL, ctx->quiet ? NULL : stdout, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "%s: %s", dataset, msg);
+        return -1;
+    }
+    TextDataset ds;
+    if (data_load_text(dataset, DATA_CACHE_DIR, &ds, err, errlen) != 0)
+        return -1;
+    ds.seed = ctx->seed + 7;
+    results_root_str(results, "data_source", ds.source);
+    results_root_metric(results, "published_val_loss", NANOGPT_VAL_LOSS);
+    size_t target = 0;
+    int rc = 0;
+    for (int i = 0; i < n_runs && rc == 0; i++) {
+        char config[2048];
+        size_t params;
+        rc = run_config(ctx, &runs[i], shape, target, config, sizeof config, err, errlen);
+        if (rc == 0)
+            rc = train_one(ctx, results, runs[i].name, config, &ds, tc, &params, err, errlen);
+        if (i == 0)
+            target = params;
+    }
+    text_free(&ds);
+    return rc;
+}
+
+int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, size_t errlen)
+{
+    TrainConfig tc = lm_train_config(ctx->profile);
+    const char *shape = ctx->profile == PROFILE_SMOKE ? "vocab=256,d_model=32,layers=2,context=32"
+                                                      : "vocab=256,d_model=128,layers=4,context=64";
+    tc.context = ctx->profile == PROFILE_SMOKE ? 32 : 64;
+    results_root_str(results, "recipe", "nanoGPT shakespeare_char CPU: batch 12, lr 1e-3->1e-4, warmup 100, "
+                                        "betas (0.9, 0.99), wd 0.1, clip 1");
+    return run_corpus(ctx, results, "tinyshakespeare", shape, shakespeare_runs,
+                      (int)(sizeof shakespeare_runs / sizeof shakespeare_runs[0]), &tc, err, errlen);
+}
+
+/* State of the Union: the same three models with a longer context (256), a budget of about 10 minutes per
+ * model on 2 cores in the default profile. */
+int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t errlen)
+{
+    TrainConfig tc = lm_train_config(ctx->profile);
+    const char *shape = ctx->profile == PROFILE_SMOKE ? "vocab=256,d_model=32,layers=2,context=64"
+                                                      : "vocab=256,d_model=128,layers=4,context=256";
+    tc.context = ctx->profile == PROFILE_SMOKE ? 64 : 256;
+    if (ctx->profile != PROFILE_SMOKE)
+        tc.steps = 2500, tc.decay_steps = 2500;
+    results_root_str(results, "recipe", "nanoGPT CPU recipe at context 256, 2500 steps");
+    return run_corpus(ctx, results, "sotu", shape, shakespeare_runs,
+                      (int)(sizeof shakespeare_runs / sizeof shakespeare_runs[0]), &tc, err, errlen);
+}

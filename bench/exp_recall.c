@@ -1,0 +1,197 @@
+/* assoc_recall: the Hyena paper's associative recall (section 4.1, Table C.1 at length 2048 over vocabularies
+ * 10-40, Table 4.2 at long lengths for vocabulary 30): 2-layer models of width 64 with hyena, attention or s4d
+ * mixers (ffn channel), trained on next-token prediction over whole examples (safari's training loss) and
+ * scored by the accuracy of the answer token(s) on held-out examples (safari's metric; datasets/recall.h).
+ *
+ * Runs /runs/<mixer>_v<vocab>_L<seq_len>[_q<queries>]: series step, train_loss, eval_step, val_loss; attributes
+ * accuracy (percent, answers of eval_examples held-out examples), params, seconds. The default profile trains
+ * a CPU budget of steps per run (recorded): the table at length 2048 for vocabularies 10, 20, 30, 40, the
+ * length sweep 64 ... 2048 at vocabulary 30, and the multi-query variant (4 queries); `paper` goes to 131K. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiments.h"
+#include "recall.h"
+#include "train.h"
+
+static const char *const recall_mixers[] = {"hyena", "attention", "s4d"};
+
+typedef struct RecallPoint {
+    int vocab, seq_len, queries;
+} RecallPoint;
+
+/* Training batches have next-token targets everywhere, evaluation batches only the answers. */
+typedef struct RecallSplits {
+    RecallDataset train, test;
+} RecallSplits;
+
+static int recall_splits_batch(void *ctx, int split, uint64_t index, int *ids, int *targets, int B, int T,
+                               char *err, size_t errlen)
+{
+    RecallSplits *s = ctx;
+    return recall_dataset_batch(split == 0 ? &s->train : &s->test, split, index, ids, targets, B, T, err, errlen);
+}
+
+static void model_config(const char *mixer, const RecallPoint *p, int T, char *out, size_t len)
+{
+    int attention = strcmp(mixer, "attention") == 0;
+    snprintf(out, len, "vocab=%d,d_model=64,layers=2,context=%d,mixer=%s,channel=ffn,pos_emb=%d,%schannel.d_hidden=128",
+             p->vocab, T, mixer, attention, attention ? "mixer.n_heads=4,mixer.impl=tiled," : "");
+}
+
+/* Percentage of answer positions (targets >= 0) where the argmax of the logits is the target. */
+static int recall_accuracy(const LmModel *m, const float *params, RecallSplits *s, int B, int T, int batches,
+                           double *accuracy, char *err, size_t errlen)
+{
+    int *ids = malloc(sizeof(int) * (size_t)B * T), *targets = malloc(sizeof(int) * (size_t)B * T);
+    float *act = core_alloc_floats(lm_act_floats(m, B, T)), *ws = core_alloc_floats(lm_workspace_floats(m, B, T));
+    int rc = (!ids || !targets || !act || !ws) ? -1 : 0;
+    long right = 0, total = 0;
+    const int V = m->cfg.vocab;
+    for (int b = 0; b < batches && rc == 0; b++) {
+        rc = recall_dataset_batch(&s->test, 1, (uint64_t)b, ids, targets, B, T, err, errlen);
+        if (rc != 0)
+            break;
+        lm_forward_backward(m, params, ids, targets, B, T, act, ws, NULL, 0);
+        const float *logits = lm_logits(m, act, B, T);
+        for (long i = 0; i < (long)B * T; i++) {
+            if (targets[i] < 0)
+                continue;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                best = logits[i * V + v] > logits[i * V + best] ? v : best;
+            right += best == targets[i];
+            total++;
+        }
+    }
+    if (!ids || !targets || !act || !ws)
+        snprintf(err, errlen, "out of memory for the recall evaluation");
+    free(ids), free(targets), core_free(act), core_free(ws);
+    *accuracy = total ? 100.0 * right / total : 0.0;
+    return rc;
+}
+
+static TrainConfig recall_train_config(ReproProfile p, int T)
+{
+    TrainConfig c = train_defaults();
+    c.batch = 32, c.context = T, c.lr = 1e-3f, c.min_lr = 1e-4f, c.warmup = 50, c.beta2 = 0.99f;
+    c.weight_decay = 0.1f, c.quiet = 1, c.eval_batches = 2;
+    c.steps = p == PROFILE_SMOKE ? 20 : (p == PROFILE_PAPER ? 10000 : 1000);
+    c.decay_steps = c.steps, c.eval_every = c.steps / 4 > 0 ? c.steps / 4 : 1;
+    return c;
+}
+
+static int recall_run(const ReproContext *ctx, Results *results, const char *mixer, const RecallPoint *p,
+                      double *accuracy_out, char *err, size_t errlen)
+{
+    RecallSplits s = {{{p->vocab, p->seq_len, p->queries, RECALL_TARGETS_ALL}, ctx->seed + 11},
+                      {{p->vocab, p->seq_len, p->queries, RECALL_TARGETS_ANSWERS}, ctx->seed + 11}};
+    if (recall_check_config(&s.train.cfg, err, errlen) != 0)
+        return -1;
+    const int T = recall_example_len(&s.train.cfg);
+    char config[512], run[96];
+    model_config(mixer, p, T, config, sizeof config);
+    snprintf(run, sizeof run, "%s_v%d_L%d%s", mixer, p->vocab, p->seq_len, p->queries > 1 ? "_multi" : "");
+    TrainConfig tc = recall_train_config(ctx->profile, T);
+    LmModel m;
+    if (lm_create(&m, config, err, errlen) != 0)
+        return -1;
+    TrainState st;
+    TrainLog log;
+    TrainResult r;
+    int rc = train_state_alloc(&st, &m, ctx->seed + 3, err, errlen);
+    if (rc == 0 && (rc = train_log_alloc(&log, tc.steps, 8)) != 0)
+        snprintf(err, errlen, "out of memory for the training log");
+    double accuracy = 0;
+    TrainData data = {&s, recall_splits_batch};
+    if (rc == 0 && (rc = train_run(&m, &tc, &data, &st, &log, &r, err, errlen)) == 0)
+        rc = recall_accuracy(&m, st.params, &s, tc.batch, T, ctx->profile == PROFILE_SMOKE ? 2 : 16, &accuracy, err,
+                             errlen);
+    if (rc == 0) {
+        results_run(results, run, config);
+        results_series(results, run, "step", log.step, log.n_train);
+        results_series(results, run, "train_loss", log.train_loss, log.n_train);
+        results_series(results, run, "eval_step", log.eval_step, log.n_eval);
+        results_series(results, run, "val_loss", log.val_loss, log.n_eval);
+        results_metric(results, run, "accuracy", accuracy);
+        results_metric(results, run, "params", (double)m.n_params);
+        results_metric(results, run, "steps", tc.steps);
+        results_metric(results, run, "seconds", r.seconds);
+        repro_log(ctx, "  %-26s accuracy %5.1f%%  (loss %.3f, %.0f s)\n", run, accuracy, r.final_train_loss,
+                  r.seconds);
+        *accuracy_out = accuracy;
+    }
+    if (st.params) {
+        train_log_free(&log);
+        train_state_free(&st);
+    }
+    lm_destroy(&m);
+    return rc;
+}
+
+/* The points of a profile: the vocabulary table at the longest length, the length sweep at vocab 30, and
+ * the multi-query variant. */
+static int recall_points(ReproProfile p, RecallPoint *out, int max)
+{
+    int n = 0;
+    if (p == PROFILE_SMOKE) {
+        out[n++] = (RecallPoint){10, 30, 1};
+        out[n++] = (RecallPoint){10, 30, 4};
+        return n;
+    }
+    const int longest = p == PROFILE_PAPER ? 131072 : 2048;
+    const int vocabs[] = {10, 20, 30, 40};
+    for (int i = 0; i < 4 && n < max; i++)
+        out[n++] = (RecallPoint){vocabs[i], longest - 2, 1};
+    for (int L = 64; L < longest && n < max; L *= 2)
+        out[n++] = (RecallPoint){30, L - 2, 1};
+    if (n < max)
+        out[n++] = (RecallPoint){30, 254, 4};
+    return n;
+}
+
+/* Summary runs for tables and figures: accuracy per mixer over the points selected by keep(). */
+static void write_summary(Results *results, const char *run, const char *axis_name, const RecallPoint *pts, int n,
+                          double acc[][3], int (*keep)(const RecallPoint *, int), int param,
+                          double (*axis)(const RecallPoint *))
+{
+    double x[32], cols[3][32];
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (keep(&pts[i], param)) {
+            x[m] = axis(&pts[i]);
+            for (int k = 0; k < 3; k++)
+                cols[k][m] = acc[i][k];
+            m++;
+        }
+    results_run(results, run, "summary of the runs above: answer accuracy (%) per mixer");
+    results_series(results, run, axis_name, x, m);
+    for (int k = 0; k < 3; k++)
+        results_series(results, run, recall_mixers[k], cols[k], m);
+}
+
+static int is_length_sweep(const RecallPoint *p, int vocab) { return p->vocab == vocab && p->queries == 1; }
+static int is_vocab_table(const RecallPoint *p, int longest) { return p->queries == 1 && p->seq_len == longest; }
+static double seq_len_of(const RecallPoint *p) { return p->seq_len + 2; }
+static double vocab_of(const RecallPoint *p) { return p->vocab; }
+
+int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_t errlen)
+{
+    RecallPoint points[32];
+    double acc[32][3];
+    int n = recall_points(ctx->profile, points, 32);
+    results_root_str(results, "published", "Hyena Table C.1 (length 2048; vocab 10/20/30/40): Hyena 100/100/85/98, "
+                                           "Transformer 100/100/82/92, H3 92/60/10/13");
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            if (recall_run(ctx, results, recall_mixers[k], &points[i], &acc[i][k], err, errlen) != 0)
+                return -1;
+    int longest = 0;
+    for (int i = 0; i < n; i++)
+        longest = points[i].queries == 1 && points[i].seq_len > longest ? points[i].seq_len : longest;
+    write_summary(results, "length_sweep", "seq_len", points, n, acc, is_length_sweep,
+                  ctx->profile == PROFILE_SMOKE ? 10 : 30, seq_len_of);
+    write_summary(results, "vocab_table", "vocab", points, n, acc, is_vocab_table, longest, vocab_of);
+    return 0;
+}
