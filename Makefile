@@ -129,6 +129,7 @@ golden:
 	/usr/bin/python3 baselines/torch/golden_hyena.py tests/golden
 	/usr/bin/python3 baselines/torch/golden_s4d.py tests/golden
 	/usr/bin/python3 baselines/torch/golden_fff.py tests/golden
+	/usr/bin/python3 baselines/torch/golden_moe.py tests/golden
 
 # The PyTorch peer (experiment `peers`): the current PyPI release, CPU, in a git-ignored virtual environment.
 peers:

@@ -113,6 +113,19 @@ static float *pack_if_ufb(const Op *op, const float *params)
     return packed;
 }
 
+/* MoE's gate starts at zero (the reference's init): every logit ties and every token would go to expert 0.
+ * A trained router spreads tokens, so the gate gets N(0, 1/sqrt(D)) weights before timing. */
+static void spread_moe_gates(const Op *op, float *params, Rng *rng)
+{
+    if (op->info != op_info(OP_MOE))
+        return;
+    ParamSpec specs[OP_MAX_PARAM_TENSORS];
+    int n = op_param_specs(op, specs);
+    for (int t = 0; t < n; t++)
+        if (strcmp(specs[t].name, "gate.weight") == 0)
+            rng_fill_normal(rng, params + specs[t].offset, specs[t].numel, 0.0f, 1.0f / sqrtf((float)op_d_in(op)));
+}
+
 /* Times one variant at one width and batch; returns the median ms, or < 0 on error. */
 static double time_variant(const ReproContext *ctx, const Op *op, int batch, const float *pool, double *flops,
                            char *err, size_t errlen)
@@ -123,6 +136,7 @@ static double time_variant(const ReproContext *ctx, const Op *op, int batch, con
     Rng rng;
     rng_init(&rng, ctx->seed);
     op_init(op, buf.params, &rng);
+    spread_moe_gates(op, buf.params, &rng);
     PoolCtx c = {op, &buf, pool, pack_if_ufb(op, buf.params), POOL_ROWS, 0, batch, op_d_in(op)};
     pool_forward(&c);
     for (size_t i = 0; i < buf.n_y; i++)

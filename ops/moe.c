@@ -1,6 +1,7 @@
 #include "moe.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -418,6 +419,16 @@ static void expert_forward(const MoeConfig *cfg, const MoeParams *p, const MoeAc
                         (int)D);
 }
 
+/* Experts run in two passes, forward and backward alike: an expert holding more than one thread's share of
+ * the rows runs alone with every thread inside its GEMMs (a skewed router, e.g. the tied logits of
+ * zero-initialised gates, must not leave cores idle), the others one per thread with single-threaded BLAS
+ * (OpenMP OpenBLAS inside a parallel region), dynamically scheduled to absorb unequal loads. */
+static int expert_is_large(const MoeAct *a, int e, int threads)
+{
+    const long rows = a->start[e + 1] - a->start[e], total = a->header[HDR_ROWS];
+    return threads > 1 && rows * threads > total;
+}
+
 /* y_n = sum over n's kept assignments of gate * expert output, in rank order (deterministic). */
 static void combine(const MoeConfig *cfg, const MoeAct *a, float *y, int N)
 {
@@ -450,11 +461,14 @@ void moe_forward(const MoeConfig *cfg, const float *params, const float *x, floa
     gate_forward(cfg, &p, &a, x, N);
     route_tokens(cfg, &a, N);
     group_by_expert(cfg, &a, N);
-    /* One expert per thread at a time; BLAS inside runs single-threaded (OpenMP OpenBLAS in a parallel
-     * region), and dynamic scheduling absorbs the unequal expert loads. */
+    const int threads = omp_get_max_threads();
+    for (int e = 0; e < E; e++)
+        if (expert_is_large(&a, e, threads))
+            expert_forward(cfg, &p, &a, e, x, xg);
 #pragma omp parallel for schedule(dynamic, 1) if (E > 1)
     for (int e = 0; e < E; e++)
-        expert_forward(cfg, &p, &a, e, x, xg);
+        if (!expert_is_large(&a, e, threads))
+            expert_forward(cfg, &p, &a, e, x, xg);
     combine(cfg, &a, y, N);
 }
 
@@ -575,9 +589,14 @@ void moe_backward_aux(const MoeConfig *cfg, const float *params, const float *x,
     if (scratch_layout(cfg, (size_t)N, ws, &s, &size) != 0)
         return;
     combine_backward(cfg, &a, dy, &s, N);
+    const int threads = omp_get_max_threads();
+    for (int e = 0; e < E; e++)
+        if (expert_is_large(&a, e, threads))
+            expert_backward(cfg, &p, &g, &a, e, x, &s);
 #pragma omp parallel for schedule(dynamic, 1) if (E > 1)
     for (int e = 0; e < E; e++)
-        expert_backward(cfg, &p, &g, &a, e, x, &s);
+        if (!expert_is_large(&a, e, threads))
+            expert_backward(cfg, &p, &g, &a, e, x, &s);
     gather_dx(cfg, &a, s.dout, dx, N);
     memset(s.dh, 0, (size_t)N * E * sizeof(float));
     const int with_aux = w_importance != 0.0f || w_load != 0.0f || w_switch != 0.0f;

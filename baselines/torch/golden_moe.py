@@ -11,7 +11,7 @@ zero-initialised gate and noise weights, gets N(0, 0.1) noise in float32; the mo
 the float32 inputs cast up, so the expected values are exact to float32 rounding. The routing must not hinge
 on float32 round-off: a case is redrawn (next seed) until every token's k-th and (k+1)-th logits differ by at
 least ROUTE_MARGIN and no ReLU input is within RELU_MARGIN of zero. A tensor that gets no gradient
-(noise.weight without noise) is stored as zeros.
+(noise.weight without noise) is stored as zeros (make_golden.run_and_write).
 """
 
 import os
@@ -20,7 +20,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import PARAM_NOISE, GoldenFile, as_f32, seed_of  # noqa: E402
+from make_golden import PARAM_NOISE, run_and_write, seed_of  # noqa: E402
 from ref_moe import from_config  # noqa: E402
 
 # (file name, C config, B, L)
@@ -65,23 +65,7 @@ def draw_case(name, config, B, L):
 
 def write_case(outdir, name, config, B, L):
     module, x, dy = draw_case(name, config, B, L)
-    x64 = x.to(torch.float64).requires_grad_(True)
-    y = module(x64)
-    y.backward(dy.to(torch.float64))
-
-    g = GoldenFile(os.path.join(outdir, f"{name}.h5"))
-    g.attr("op", "moe")
-    g.attr("config", config)
-    g.dataset("x", x.numpy())
-    g.dataset("dy", dy.numpy())
-    for pname, p in module.named_parameters():
-        g.dataset(f"params/{pname}", as_f32(p))
-    g.dataset("y", as_f32(y))
-    g.dataset("dx", as_f32(x64.grad))
-    for pname, p in module.named_parameters():
-        g.dataset(f"grads/{pname}", as_f32(p.grad if p.grad is not None else torch.zeros_like(p)))
-    g.close()
-    return module.aux
+    return run_and_write(outdir, name, "moe", config, module, x, dy).aux
 
 
 def main():
