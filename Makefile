@@ -91,7 +91,8 @@ figures: subq
 	@for f in results/*.h5; do \
 	  [ -e "$$f" ] || continue; n=$$(basename $$f .h5); \
 	  [ -f plots/$$n.gp ] || continue; \
-	  mkdir -p results/data/$$n && ./subq results export $$f results/data/$$n && \
+	  rm -rf results/data/$$n && mkdir -p results/data/$$n && ./subq results export $$f results/data/$$n || exit 1; \
+	  if ! ls results/data/$$n/*.dat >/dev/null 2>&1; then echo "figures: $$n has no series (skipped)"; continue; fi; \
 	  gnuplot -e "datadir='results/data/$$n'; outdir='results/figures'" plots/$$n.gp && \
 	  echo "figures: results/figures/$$n.png" || exit 1; \
 	done
