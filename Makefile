@@ -27,7 +27,7 @@ OPT_OBJ  := $(LIB_SRC:%.c=build/opt/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 
 .PHONY: all deps check-deps test test-asan datasets reproduce figures bench perf-check perf-reference golden peers \
-        clean
+        fuzz clean
 .DEFAULT_GOAL := all
 
 all: subq
@@ -123,6 +123,12 @@ perf-reference: check-deps
 	@$(MAKE) --no-print-directory subq
 	./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet
 	mkdir -p results/reference && cp build/perf/ops_core.h5 $(PERF_REF)
+
+# Fuzzes the CIFAR, text and manifest loaders for FUZZ_SECONDS per target (libFuzzer with clang, else the gcc
+# mutation driver; ASan + UBSan). Crash inputs go to build/fuzz/; fixed ones are kept in tests/fuzz_regressions/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Regenerates tests/golden/*.h5 from the PyTorch reference (needs Debian's python3-torch and python3-h5py).
 golden:
