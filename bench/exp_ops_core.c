@@ -99,7 +99,10 @@ static int long_attention_target(const ReproContext *ctx, Results *results, cons
     results_root_metric(results, "attention_naive_long_buffer_bytes", (double)naive_bytes);
     repro_log(ctx, "  attention naive at L=%d would need %.1f GiB: not run\n", s->long_len,
               (double)naive_bytes / GIB);
-    TimingPolicy policy = timing_single_policy();
+    /* One repetition when a run takes minutes (default profile); repeated, with a warm-up, when it is short
+     * (smoke, which `make perf-check` compares against a reference, so a cold single run would be noise). */
+    OpFlops flops = op_flops(&tiled, 1, s->long_len);
+    TimingPolicy policy = exp_policy_for(ctx, flops.forward + flops.backward);
     BenchOpResult r;
     const size_t limit = s->long_mem_limit;
     int st = bench_point(ctx, results, "attention_tiled_long", &tiled, 1, s->long_len, 1, &policy, limit, &r, err,
