@@ -325,25 +325,8 @@ Test(s4d, kernel_backward_matches_double_reference_at_length_2000)
 Test(s4d, output_at_t_does_not_depend_on_later_inputs)
 {
     OpFixture fx;
-    const int L = 40, H = 3, t0 = 23;
-    setup(&fx, 1, L, H, 8, 31);
-    fixture_forward(&fx);
-    float *before = malloc((size_t)L * H * sizeof *before);
-    cr_assert(before);
-    memcpy(before, fx.y, (size_t)L * H * sizeof *before);
-    for (int h = 0; h < H; h++)
-        fx.x[t0 * H + h] += 1.0f;
-    fixture_forward(&fx);
-    /* The FFT's round-off leaks tiny values across positions, hence a tolerance, far below the effect. */
-    for (int t = 0; t < t0; t++)
-        for (int h = 0; h < H; h++)
-            cr_expect_leq(fabsf(fx.y[t * H + h] - before[t * H + h]), 1e-5f, "y[%d] moved", t);
-    double moved = 0.0; /* the perturbation must reach y[t >= t0], or the check above proves nothing */
-    for (int t = t0; t < L; t++)
-        for (int h = 0; h < H; h++)
-            moved += fabsf(fx.y[t * H + h] - before[t * H + h]);
-    cr_expect_gt(moved, 1e-2, "the perturbation must reach y[t >= t0] (moved %g)", moved);
-    free(before);
+    setup(&fx, 1, 40, 3, 8, 31);
+    expect_causal(&fx, 23);
     fixture_teardown(&fx);
 }
 
@@ -351,18 +334,6 @@ Test(s4d, backward_writes_dx_and_accumulates_parameter_gradients)
 {
     OpFixture fx;
     setup(&fx, 2, 20, 3, 8, 41);
-    fixture_backward(&fx);
-    const size_t nx = (size_t)2 * 20 * 3;
-    float *dx1 = malloc(nx * sizeof *dx1), *dp1 = malloc(fx.n_params * sizeof *dp1);
-    cr_assert(dx1 && dp1);
-    memcpy(dx1, fx.dx, nx * sizeof *dx1);
-    memcpy(dp1, fx.dparams, fx.n_params * sizeof *dp1);
-    ws_reset(&fx.ws);
-    op_backward(&fx.op, fx.params, fx.x, fx.act, fx.dy, fx.dx, fx.dparams, fx.B, fx.L, &fx.ws);
-    for (size_t i = 0; i < nx; i++)
-        cr_expect_float_eq(fx.dx[i], dx1[i], 1e-6f * (1.0f + fabsf(dx1[i])), "dx[%zu] must be overwritten", i);
-    for (size_t i = 0; i < fx.n_params; i++)
-        cr_expect_float_eq(fx.dparams[i], 2.0f * dp1[i], 1e-5f * (1.0f + fabsf(dp1[i])), "dparams[%zu] += ", i);
-    free(dx1), free(dp1);
+    expect_backward_overwrites_dx_and_accumulates(&fx);
     fixture_teardown(&fx);
 }

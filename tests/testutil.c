@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,4 +147,45 @@ double gradcheck_op(OpFixture *fx, float eps, int samples, double atol, char *wo
         check_tensor(fx, specs[t].name, fx->params + specs[t].offset, fx->dparams + specs[t].offset,
                      specs[t].numel, eps, samples, atol, &rng, &worst_err, worst, worst_len);
     return worst_err;
+}
+
+void expect_causal(OpFixture *fx, int t0)
+{
+    const int L = fx->L, D = fx->d_in;
+    const size_t n = (size_t)L * fx->d_out;
+    cr_assert_eq(fx->B, 1, "expect_causal needs B = 1");
+    fixture_forward(fx);
+    float *before = malloc(n * sizeof *before);
+    cr_assert_not_null(before);
+    memcpy(before, fx->y, n * sizeof *before);
+    for (int d = 0; d < D; d++)
+        fx->x[(size_t)t0 * D + d] += 1.0f;
+    fixture_forward(fx);
+    const int Dy = fx->d_out;
+    for (int t = 0; t < t0; t++)
+        for (int d = 0; d < Dy; d++)
+            cr_expect_leq(fabsf(fx->y[t * Dy + d] - before[t * Dy + d]), 1e-5f, "y[%d] moved", t);
+    double moved = 0.0;
+    for (int t = t0; t < L; t++)
+        for (int d = 0; d < Dy; d++)
+            moved += fabsf(fx->y[t * Dy + d] - before[t * Dy + d]);
+    cr_expect_gt(moved, 1e-2, "the perturbation must reach y[t >= t0] (moved %g)", moved);
+    free(before);
+}
+
+void expect_backward_overwrites_dx_and_accumulates(OpFixture *fx)
+{
+    fixture_backward(fx);
+    const size_t nx = (size_t)fx->B * fx->L * fx->d_in;
+    float *dx1 = malloc(nx * sizeof *dx1), *dp1 = malloc(fx->n_params * sizeof *dp1);
+    cr_assert(dx1 && dp1);
+    memcpy(dx1, fx->dx, nx * sizeof *dx1);
+    memcpy(dp1, fx->dparams, fx->n_params * sizeof *dp1);
+    ws_reset(&fx->ws);
+    op_backward(&fx->op, fx->params, fx->x, fx->act, fx->dy, fx->dx, fx->dparams, fx->B, fx->L, &fx->ws);
+    for (size_t i = 0; i < nx; i++)
+        cr_expect_float_eq(fx->dx[i], dx1[i], 1e-6f * (1.0f + fabsf(dx1[i])), "dx[%zu] must be overwritten", i);
+    for (size_t i = 0; i < fx->n_params; i++)
+        cr_expect_float_eq(fx->dparams[i], 2.0f * dp1[i], 1e-5f * (1.0f + fabsf(dp1[i])), "dparams[%zu] += ", i);
+    free(dx1), free(dp1);
 }

@@ -31,6 +31,14 @@ void fixture_backward(OpFixture *fx);
  * Returns the worst error |analytic - numeric| / (|numeric| + atol) over them, and names it in worst. */
 double gradcheck_op(OpFixture *fx, float eps, int samples, double atol, char *worst, size_t worst_len);
 
+/* Causality of a sequence operator on a B = 1 fixture: adding 1 to every channel of x at position t0 moves no
+ * output before t0 by more than 1e-5 (FFT round-off), and moves the outputs from t0 on by more than 1e-2 in
+ * total (or the first check would prove nothing). Asserts with Criterion. */
+void expect_causal(OpFixture *fx, int t0);
+/* The backward contract: a second backward on the same inputs writes the same dx (=) and doubles the
+ * parameter gradients (+=). Asserts with Criterion. */
+void expect_backward_overwrites_dx_and_accumulates(OpFixture *fx);
+
 /* max |a - b| / (max |b| + floor): a scale-aware error for comparing whole tensors. */
 double max_scaled_diff(const float *a, const float *b, size_t n, double floor);
 void fill_normal(float *x, size_t n, uint64_t seed, float std);

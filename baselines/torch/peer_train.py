@@ -22,6 +22,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ref_hyena  # noqa: E402
 import reference  # noqa: E402
+from peer_bench import SdpaAttention  # noqa: E402  (the attention peer, one definition)
 
 
 def parse(text):
@@ -35,20 +36,6 @@ def parse(text):
         else:
             own[key] = value
     return own, mixer, channel
-
-
-class SdpaAttention(nn.Module):
-    def __init__(self, d, heads):
-        super().__init__()
-        self.heads = heads
-        self.in_proj = nn.Linear(d, 3 * d)
-        self.out_proj = nn.Linear(d, d)
-
-    def forward(self, x):
-        b, l, d = x.shape
-        q, k, v = self.in_proj(x).view(b, l, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out_proj(y.transpose(1, 2).reshape(b, l, d))
 
 
 class Block(nn.Module):
