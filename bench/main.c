@@ -295,9 +295,9 @@ static int cmd_version(int threads)
     int dirty;
     results_git_commit(commit, sizeof commit, &dirty);
     results_cpu_model(cpu, sizeof cpu);
-    printf("subq        %s%s\ncompiler    gcc %s\ncpu         %s\nthreads     %d\nfftw        %s\nopenblas    %s "
+    printf("subq        %s%s\ncompiler    gcc %s\ncpu         %s\nthreads     %d\nfftw        %s (%s)\nopenblas    %s "
            "(%s)\n",
-           commit, dirty ? " (dirty)" : "", __VERSION__, cpu, threads, fft_version(), gemm_blas_config(),
+           commit, dirty ? " (dirty)" : "", __VERSION__, cpu, threads, fft_version(), fft_planner(), gemm_blas_config(),
            gemm_blas_is_openmp() ? "OpenMP build" : "NOT the OpenMP build");
     return 0;
 }

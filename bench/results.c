@@ -1,5 +1,7 @@
 #include "results.h"
 
+#include "fft.h"
+
 #include <fftw3.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -119,6 +121,7 @@ static void write_provenance(Results *r, const ResultsMeta *meta)
     results_root_str(r, "compiler", "gcc " __VERSION__);
     results_root_str(r, "compiler_flags", SUBQ_BUILD_FLAGS);
     results_root_str(r, "fftw_version", fftwf_version);
+    results_root_str(r, "fftw_planner", fft_planner());
     results_root_str(r, "openblas_config", gemm_blas_config());
     unsigned major, minor, release;
     H5get_libversion(&major, &minor, &release);

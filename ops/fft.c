@@ -2,12 +2,17 @@
 
 #include <fftw3.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core.h"
 
 #define FFT_MAX_PLANS 64
+/* Below this length FFTW_ESTIMATE plans are as fast as measured ones and measuring is not worth it. */
+#define FFT_MEASURE_MIN_N 256
 
 /* The global plan cache (see fft.h): entries are only ever appended, under the mutex; a published entry
  * is never modified, so readers that found it may use it without the lock. */
@@ -25,7 +30,75 @@ int fft_spectrum_stride(int n)
 int fft_uses_measure(void)
 {
     const char *env = getenv("SUBQ_FFTW_MEASURE");
-    return env && strcmp(env, "1") == 0;
+    return !(env && strcmp(env, "0") == 0);
+}
+
+/* The wisdom file: SUBQ_FFTW_WISDOM, else $XDG_CACHE_HOME/subq/fftwf.wisdom, else ~/.cache/subq/...;
+ * "" or "none" disables it. Creates the parent directory on demand. Returns 0 if there is no file to use. */
+static int wisdom_path(char *out, size_t len)
+{
+    const char *env = getenv("SUBQ_FFTW_WISDOM");
+    if (env)
+        return *env && strcmp(env, "none") != 0 && snprintf(out, len, "%s", env) < (int)len;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[1024];
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/subq", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/subq", home);
+    else
+        return 0;
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%.*s", (int)(strrchr(dir, '/') - dir), dir);
+    mkdir(parent, 0755);
+    mkdir(dir, 0755);
+    return snprintf(out, len, "%s/fftwf.wisdom", dir) < (int)len;
+}
+
+static char planner_desc[1100];
+static pthread_once_t planner_desc_once = PTHREAD_ONCE_INIT;
+
+static void describe_planner(void)
+{
+    char path[1024];
+    if (!fft_uses_measure())
+        snprintf(planner_desc, sizeof planner_desc, "FFTW_ESTIMATE");
+    else
+        snprintf(planner_desc, sizeof planner_desc, "FFTW_MEASURE for n >= %d, wisdom %s", FFT_MEASURE_MIN_N,
+                 wisdom_path(path, sizeof path) ? path : "off");
+}
+
+const char *fft_planner(void)
+{
+    pthread_once(&planner_desc_once, describe_planner);
+    return planner_desc;
+}
+
+/* Reads the wisdom file once (under the plan lock): measured plans are then the same from run to run on
+ * this machine, which keeps results bitwise repeatable across processes. A missing or stale file is fine. */
+static void wisdom_load_once(void)
+{
+    static int loaded;
+    char path[1024];
+    if (loaded || !fft_uses_measure())
+        return;
+    loaded = 1;
+    if (wisdom_path(path, sizeof path))
+        fftwf_import_wisdom_from_filename(path);
+}
+
+/* Writes the accumulated wisdom atomically (temporary name, then rename), so concurrent processes never
+ * read a half-written file. Failure only costs the next process a re-measurement. */
+static void wisdom_save(void)
+{
+    char path[1024], tmp[1100];
+    if (!wisdom_path(path, sizeof path))
+        return;
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    if (fftwf_export_wisdom_to_filename(tmp))
+        rename(tmp, path);
+    else
+        remove(tmp);
 }
 
 static const FftPlan *cache_find(int n)
@@ -47,13 +120,17 @@ static int plan_create(FftPlan *plan, int n)
         core_free(spec);
         return -1;
     }
-    unsigned flags = fft_uses_measure() ? FFTW_MEASURE : FFTW_ESTIMATE;
+    int measure = fft_uses_measure() && n >= FFT_MEASURE_MIN_N;
+    unsigned flags = measure ? FFTW_MEASURE : FFTW_ESTIMATE;
+    wisdom_load_once();
     fftwf_plan fwd = fftwf_plan_dft_r2c_1d(n, real, (fftwf_complex *)spec, flags);
     fftwf_plan bwd = fftwf_plan_dft_c2r_1d(n, (fftwf_complex *)spec, real, flags);
     core_free(real);
     core_free(spec);
     if (!fwd || !bwd)
         return -1;
+    if (measure)
+        wisdom_save();
     *plan = (FftPlan){n, n / 2 + 1, stride, fwd, bwd};
     return 0;
 }

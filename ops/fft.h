@@ -30,8 +30,15 @@ void fft_forward(const FftPlan *plan, const float *in, float *out);
 void fft_backward(const FftPlan *plan, float *in, float *out);
 /* FFTW's version string, for provenance. */
 const char *fft_version(void);
-/* Plan flags: FFTW_ESTIMATE by default (bitwise repeatable from run to run); SUBQ_FFTW_MEASURE=1 in the
- * environment selects FFTW_MEASURE for speed. Read once. */
+/* Plan flags: FFTW_MEASURE for lengths >= 256 by default (1.4x faster than FFTW_ESTIMATE at n = 8192 on
+ * the reference machine); SUBQ_FFTW_MEASURE=0 selects FFTW_ESTIMATE everywhere. Measured plans depend on
+ * timings, so the accumulated wisdom is kept in a file (SUBQ_FFTW_WISDOM, default
+ * $XDG_CACHE_HOME/subq/fftwf.wisdom or ~/.cache/subq/fftwf.wisdom; "none" turns it off) and reused: once
+ * a length has been measured on a machine, every later process gets the same plan and bitwise the same
+ * results. The first plan of a new long length costs up to a few seconds (call fftconv_prepare before
+ * timing). */
 int fft_uses_measure(void);
+/* The planner in use, for provenance: "FFTW_ESTIMATE" or "FFTW_MEASURE for n >= 256, wisdom PATH". */
+const char *fft_planner(void);
 
 #endif
