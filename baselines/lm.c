@@ -348,6 +348,7 @@ typedef struct LmRun {
     LmActLayout a;
     Workspace ws;               /* operator scratch */
     float *tmp, *dbuf1, *dbuf2; /* (B, T, D) scratch */
+    uint64_t draw;              /* selects the channel's random draws (see lm_forward_backward) */
 } LmRun;
 
 static void add_into(float *restrict y, const float *restrict a, const float *restrict b, size_t n)
@@ -390,6 +391,22 @@ static void embed_forward(LmRun *r, const int *ids, float *x0)
         accumulate(x0 + (size_t)b * r->T * c->d_model, wpe, (size_t)r->T * c->d_model);
 }
 
+/* Layer l's channel: the model's channel with its seed (MoE gate noise, FFF region_leak swaps) replaced by
+ * one derived from (configured seed, draw, l), so every step and every layer draws independently. Forward
+ * and backward of one step derive the same seed. */
+static Op layer_channel(const LmRun *r, int l)
+{
+    Op ch = r->m->channel;
+    int *seed = r->m->cfg.channel == LM_CHANNEL_MOE ? &ch.cfg.moe.seed
+                : r->m->cfg.channel == LM_CHANNEL_FFF ? &ch.cfg.fff.seed : NULL;
+    if (seed) {
+        Rng rng;
+        rng_init(&rng, ((uint64_t)(uint32_t)*seed << 32) ^ (r->draw * LM_MAX_LAYERS + (uint64_t)l));
+        *seed = (int)(rng_next(&rng) & 0x7fffffff);
+    }
+    return ch;
+}
+
 static void layer_forward(LmRun *r, int l, float *x_out)
 {
     const LmModel *m = r->m;
@@ -399,28 +416,30 @@ static void layer_forward(LmRun *r, int l, float *x_out)
     run_forward(r, &m->mixer, p + m->n_norm, base + r->a.h1, r->tmp, base + r->a.mix);
     add_into(base + r->a.x_mid, base + r->a.x_in, r->tmp, r->N);
     run_forward(r, &m->norm, p + m->n_norm + m->n_mixer, base + r->a.x_mid, base + r->a.h2, base + r->a.n2);
-    run_forward(r, &m->channel, p + 2 * m->n_norm + m->n_mixer, base + r->a.h2, r->tmp, base + r->a.ch);
+    Op channel = layer_channel(r, l);
+    run_forward(r, &channel, p + 2 * m->n_norm + m->n_mixer, base + r->a.h2, r->tmp, base + r->a.ch);
     add_into(x_out, base + r->a.x_mid, r->tmp, r->N);
 }
 
 /* The channel's backward; an FFF channel in training mode adds the gradient of the hardening term, an MoE
  * channel that of its balance losses. */
-static void channel_backward(LmRun *r, const float *p, const float *x, const float *act, const float *dy, float *dx,
-                             float *dp)
+static void channel_backward(LmRun *r, int l, const float *p, const float *x, const float *act, const float *dy,
+                             float *dx, float *dp)
 {
     const LmModel *m = r->m;
+    const Op channel = layer_channel(r, l);
     if (m->cfg.channel == LM_CHANNEL_FFF && m->cfg.hardening != 0.0f) {
         ws_reset(&r->ws);
-        fff_backward_hardening(&m->channel.cfg.fff, p, x, act, dy, dx, dp, r->B, r->T, m->cfg.hardening, &r->ws);
+        fff_backward_hardening(&channel.cfg.fff, p, x, act, dy, dx, dp, r->B, r->T, m->cfg.hardening, &r->ws);
         return;
     }
     if (m->cfg.channel == LM_CHANNEL_MOE && m->cfg.balance != 0.0f) {
         ws_reset(&r->ws);
-        moe_backward_aux(&m->channel.cfg.moe, p, x, act, dy, dx, dp, r->B, r->T, m->cfg.balance, m->cfg.balance,
+        moe_backward_aux(&channel.cfg.moe, p, x, act, dy, dx, dp, r->B, r->T, m->cfg.balance, m->cfg.balance,
                          0.0f, &r->ws);
         return;
     }
-    run_backward(r, &m->channel, p, x, act, dy, dx, dp);
+    run_backward(r, &channel, p, x, act, dy, dx, dp);
 }
 
 /* d(loss)/d(x_in) of layer l, given dx = d(loss)/d(x_out) (overwritten with the result). */
@@ -431,7 +450,7 @@ static void layer_backward(LmRun *r, int l, float *dx)
     float *g = r->grads + m->off_layer[l];
     const float *base = r->act + r->a.layers + (size_t)l * r->a.per_layer;
     size_t o_mix = m->n_norm, o_n2 = m->n_norm + m->n_mixer, o_ch = 2 * m->n_norm + m->n_mixer;
-    channel_backward(r, p + o_ch, base + r->a.h2, base + r->a.ch, dx, r->dbuf1, g + o_ch);
+    channel_backward(r, l, p + o_ch, base + r->a.h2, base + r->a.ch, dx, r->dbuf1, g + o_ch);
     run_backward(r, &m->norm, p + o_n2, base + r->a.x_mid, base + r->a.n2, r->dbuf1, r->dbuf2, g + o_n2);
     accumulate(dx, r->dbuf2, r->N);
     run_backward(r, &m->mixer, p + o_mix, base + r->a.h1, base + r->a.mix, dx, r->dbuf1, g + o_mix);
@@ -481,9 +500,9 @@ static void embed_backward(LmRun *r, const int *ids, const float *dx)
 }
 
 double lm_forward_backward(const LmModel *m, const float *params, const int *ids, const int *targets, int B, int T,
-                           float *act, float *ws_buf, float *grads, int backward)
+                           float *act, float *ws_buf, float *grads, int backward, uint64_t draw)
 {
-    LmRun r = {.m = m, .params = params, .act = act, .grads = grads, .B = B, .T = T};
+    LmRun r = {.m = m, .params = params, .act = act, .grads = grads, .B = B, .T = T, .draw = draw};
     r.N = (size_t)B * T * m->cfg.d_model;
     r.a = act_layout(m, B, T);
     size_t op_ws = op_ws_max(m, B, T), Nf = ws_floats_for(r.N);

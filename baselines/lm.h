@@ -70,9 +70,12 @@ size_t lm_act_floats(const LmModel *m, int B, int T);
 size_t lm_workspace_floats(const LmModel *m, int B, int T);
 
 /* Forward over ids (B, T); returns the mean cross-entropy against targets (B, T; < 0 ignored). With
- * backward != 0 it also runs backward and accumulates (+=) into grads. act and ws as sized above. */
+ * backward != 0 it also runs backward and accumulates (+=) into grads. act and ws as sized above.
+ * `draw` selects the channel's random draws in training mode (MoE gate noise, FFF region_leak): each layer
+ * uses a seed derived from (the channel's configured seed, draw, layer), so a trainer passing its step
+ * number gets fresh noise every step and in every layer, and the same draw reproduces a step exactly. */
 double lm_forward_backward(const LmModel *m, const float *params, const int *ids, const int *targets, int B, int T,
-                           float *act, float *ws_buf, float *grads, int backward);
+                           float *act, float *ws_buf, float *grads, int backward, uint64_t draw);
 /* The logits (B, T, V) of the last forward that used act (before backward overwrote them with dlogits). */
 const float *lm_logits(const LmModel *m, const float *act, int B, int T);
 /* The training-width-matched hidden size: the smallest channel.d_hidden for which the model built from

@@ -53,7 +53,7 @@ static int recall_accuracy(const LmModel *m, const float *params, RecallSplits *
         rc = recall_dataset_batch(&s->test, 1, (uint64_t)b, ids, targets, B, T, err, errlen);
         if (rc != 0)
             break;
-        lm_forward_backward(m, params, ids, targets, B, T, act, ws, NULL, 0);
+        lm_forward_backward(m, params, ids, targets, B, T, act, ws, NULL, 0, 0);
         const float *logits = lm_logits(m, act, B, T);
         for (long i = 0; i < (long)B * T; i++) {
             if (targets[i] < 0)

@@ -120,7 +120,7 @@ int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *da
     for (int i = 0; i < cfg->eval_batches && rc == 0; i++) {
         rc = data->batch(data->ctx, 1, (uint64_t)i, b.ids, b.targets, cfg->batch, cfg->context, err, errlen);
         if (rc == 0)
-            sum += lm_forward_backward(m, params, b.ids, b.targets, cfg->batch, cfg->context, b.act, b.ws, NULL, 0);
+            sum += lm_forward_backward(m, params, b.ids, b.targets, cfg->batch, cfg->context, b.act, b.ws, NULL, 0, 0);
     }
     buffers_free(&b);
     *loss = cfg->eval_batches > 0 ? sum / cfg->eval_batches : NAN;
@@ -196,7 +196,7 @@ static double train_step(const LmModel *m, const TrainConfig *cfg, const TrainDa
         return NAN;
     memset(b->grads, 0, m->n_params * sizeof(float));
     double loss = lm_forward_backward(m, s->params, b->ids, b->targets, cfg->batch, cfg->context, b->act, b->ws,
-                                      b->grads, 1);
+                                      b->grads, 1, (uint64_t)s->step);
     double norm = clip_gradients(b->grads, m->n_params, cfg->grad_clip);
     if (!isfinite(loss) || !isfinite(norm)) {
         snprintf(err, errlen, "step %ld: %s is %s; stopped (parameters left at step %ld)", s->step + 1,

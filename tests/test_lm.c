@@ -48,14 +48,14 @@ static void lm_fixture_free(LmFixture *f)
 
 static double loss_of(LmFixture *f)
 {
-    return lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, NULL, 0);
+    return lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, NULL, 0, 0);
 }
 
 /* Central differences on up to `per_tensor` entries of every tensor; returns the worst relative error. */
 static double model_gradcheck(LmFixture *f, int per_tensor, char *worst, size_t worst_len)
 {
     memset(f->grads, 0, f->m.n_params * sizeof(float));
-    lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, f->grads, 1);
+    lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, f->grads, 1, 0);
     double max_err = 0.0;
     const float eps = 1e-2f;
     Rng rng;
@@ -114,6 +114,21 @@ Test(lm, hyena_ffn_model_gradient_matches_finite_differences)
     check_model_gradient(TINY ",mixer=hyena,channel=ffn,pos_emb=0,mixer.filter_order=8,channel.d_hidden=12");
 }
 
+Test(lm, s4d_fff_model_gradient_matches_finite_differences)
+{
+    check_model_gradient(TINY ",mixer=s4d,channel=fff,pos_emb=0,channel.depth=2,channel.leaf_width=3");
+}
+
+/* Every expert kept and no noise, so the perturbations cannot flip the (piecewise constant) top-k choice;
+ * GELU experts, since a ReLU kink inside the step breaks central differences; no balance loss, whose
+ * gradient backward adds but the returned cross-entropy leaves out (the operator's own tests check top-k
+ * routing and the auxiliary gradients). */
+Test(lm, attention_moe_model_gradient_matches_finite_differences)
+{
+    check_model_gradient(TINY ",mixer=attention,channel=moe,mixer.n_heads=2,channel.n_experts=4,channel.top_k=4,"
+                              "channel.d_hidden=6,channel.activation=gelu,channel.noise=0,balance=0");
+}
+
 /* Adam on one fixed batch: a working forward/backward drives the loss towards zero. */
 static void check_overfits(const char *config)
 {
@@ -125,7 +140,7 @@ static void check_overfits(const char *config)
     double first = 0, loss = 0;
     for (int step = 1; step <= 300; step++) {
         memset(f.grads, 0, f.m.n_params * sizeof(float));
-        loss = lm_forward_backward(&f.m, f.params, f.ids, f.targets, f.B, f.T, f.act, f.ws, f.grads, 1);
+        loss = lm_forward_backward(&f.m, f.params, f.ids, f.targets, f.B, f.T, f.act, f.ws, f.grads, 1, (uint64_t)step);
         first = step == 1 ? loss : first;
         adamw_step(&opt, f.params, f.grads, m, v, f.m.n_params, step);
     }
@@ -135,15 +150,43 @@ static void check_overfits(const char *config)
 }
 
 #define SMALL "vocab=16,d_model=32,layers=2,context=8"
+#define ATTN ",mixer=attention,mixer.n_heads=4"
+#define HYENA ",mixer=hyena,pos_emb=0"
+#define S4D ",mixer=s4d,pos_emb=0"
+#define FFN ",channel=ffn,channel.d_hidden=64"
+/* The training modes the experiments use: FFF with its hardening loss, MoE with noisy gating (fresh noise
+ * every step) and its balance losses. */
+#define FFF ",channel=fff,channel.depth=2,channel.leaf_width=16"
+#define MOE ",channel=moe,channel.n_experts=4,channel.top_k=2,channel.d_hidden=16"
 
-Test(lm, attention_ffn_overfits_a_tiny_batch)
+Test(lm, attention_ffn_overfits_a_tiny_batch) { check_overfits(SMALL ATTN FFN); }
+Test(lm, attention_fff_overfits_a_tiny_batch) { check_overfits(SMALL ATTN FFF); }
+Test(lm, attention_moe_overfits_a_tiny_batch) { check_overfits(SMALL ATTN MOE); }
+Test(lm, hyena_ffn_overfits_a_tiny_batch) { check_overfits(SMALL HYENA FFN); }
+Test(lm, hyena_fff_overfits_a_tiny_batch) { check_overfits(SMALL HYENA FFF); }
+Test(lm, hyena_moe_overfits_a_tiny_batch) { check_overfits(SMALL HYENA MOE); }
+Test(lm, s4d_ffn_overfits_a_tiny_batch) { check_overfits(SMALL S4D FFN); }
+Test(lm, s4d_fff_overfits_a_tiny_batch) { check_overfits(SMALL S4D FFF); }
+Test(lm, s4d_moe_overfits_a_tiny_batch) { check_overfits(SMALL S4D MOE); }
+
+/* The trainer passes its step as `draw`: noisy MoE gating draws fresh noise per step, and a draw repeats. */
+static double loss_at_draw(LmFixture *f, uint64_t draw)
 {
-    check_overfits(SMALL ",mixer=attention,channel=ffn,mixer.n_heads=4,channel.d_hidden=64");
+    return lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, NULL, 0, draw);
 }
 
-Test(lm, hyena_ffn_overfits_a_tiny_batch)
+Test(lm, moe_noise_changes_with_the_draw_and_repeats_for_the_same_draw)
 {
-    check_overfits(SMALL ",mixer=hyena,channel=ffn,pos_emb=0,channel.d_hidden=64");
+    LmFixture f;
+    lm_fixture(&f, SMALL ATTN MOE, 2, 8, 3);
+    Rng rng;
+    rng_init(&rng, 8);
+    for (size_t i = 0; i < f.m.n_params; i++) /* nonzero gate and noise weights, so noise reorders experts */
+        f.params[i] += 0.3f * rng_normal(&rng);
+    double a = loss_at_draw(&f, 0), b = loss_at_draw(&f, 0), c = loss_at_draw(&f, 1);
+    cr_expect_eq(a, b, "same draw, same loss: %.9g vs %.9g", a, b);
+    cr_expect_gt(fabs(a - c), 1e-6, "another draw changes the noise: %.9g vs %.9g", a, c);
+    lm_fixture_free(&f);
 }
 
 Test(lm, config_string_rebuilds_the_same_model_and_names_follow_the_layout)
