@@ -1,6 +1,8 @@
 /* Helpers shared by the experiments (see experiments.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "experiments.h"
 
@@ -69,4 +71,27 @@ void exp_log_bench(const ReproContext *ctx, const char *run, const BenchOpResult
         repro_log(ctx, "  fwd+bwd %10.2f ms (%5.1f GFLOP/s)", r->training.median_ms, r->gflops_training);
     repro_log(ctx, "  buffers %.2f GiB, peak RSS %.2f GiB\n", (double)r->buffer_bytes / (1u << 30),
               (double)r->peak_bytes / (1u << 30));
+}
+
+int exp_peer_python_ready(void)
+{
+    return access(EXP_PEER_PYTHON, X_OK) == 0 &&
+           system(EXP_PEER_PYTHON " -c 'import torch, h5py' 2>/dev/null") == 0;
+}
+
+double exp_peer_json_number(const char *args, const char *key)
+{
+    char cmd[4096], line[4096], pattern[128];
+    snprintf(cmd, sizeof cmd, "%s %s", EXP_PEER_PYTHON, args);
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    FILE *pipe = popen(cmd, "r");
+    if (!pipe)
+        return -1;
+    double value = -1;
+    while (fgets(line, sizeof line, pipe)) {
+        const char *at = strstr(line, pattern);
+        if (at && sscanf(at + strlen(pattern), "%lf", &value) != 1)
+            value = -1;
+    }
+    return pclose(pipe) == 0 ? value : -1;
 }

@@ -140,6 +140,31 @@ static int eval_fff_inference(const ReproContext *ctx, Results *results, const c
     return rc;
 }
 
+/* Training throughput of the same model in PyTorch (baselines/torch/peer_train.py: the reference modules,
+ * torch.optim.AdamW, same batch and context, same thread count), for the attention and hyena models with
+ * ffn channels, when the peer environment exists; attention also with PyTorch's fused SDPA kernel. */
+static void record_torch_throughput(const ReproContext *ctx, Results *results, const char *name, const LmModel *m,
+                                    const char *config, const TrainConfig *tc, double tokens_per_s)
+{
+    if (m->cfg.channel != LM_CHANNEL_FFN || m->cfg.mixer == LM_MIXER_S4D || !exp_peer_python_ready())
+        return;
+    const int steps = ctx->profile == PROFILE_SMOKE ? 3 : 30;
+    for (int sdpa = 0; sdpa <= (m->cfg.mixer == LM_MIXER_ATTENTION); sdpa++) {
+        char args[4096];
+        snprintf(args, sizeof args, "baselines/torch/peer_train.py --model '%s' --batch %d --steps %d --threads %d%s",
+                 config, tc->batch, steps, ctx->threads, sdpa ? " --sdpa" : "");
+        double torch_tps = exp_peer_json_number(args, "tokens_per_s");
+        if (torch_tps <= 0) {
+            repro_log(ctx, "  %-8s PyTorch peer failed (%s); its throughput is not recorded\n", name, args);
+            return;
+        }
+        results_metric(results, name, sdpa ? "torch_sdpa_tokens_per_s" : "torch_tokens_per_s", torch_tps);
+        results_metric(results, name, sdpa ? "speedup_over_torch_sdpa" : "speedup_over_torch", tokens_per_s / torch_tps);
+        repro_log(ctx, "  %-8s PyTorch%s %.0f tok/s: subq %.2fx\n", name, sdpa ? " (SDPA)" : "", torch_tps,
+                  tokens_per_s / torch_tps);
+    }
+}
+
 static int train_one(const ReproContext *ctx, Results *results, const char *name, const char *config,
                      TextDataset *ds, const TrainConfig *tc, size_t *params, char *err, size_t errlen)
 {
@@ -162,6 +187,7 @@ static int train_one(const ReproContext *ctx, Results *results, const char *name
             char canon[4096];
             lm_config_string(&m, canon, sizeof canon);
             lm_record(results, name, canon, &m, &log, &r, tc);
+            record_torch_throughput(ctx, results, name, &m, config, tc, r.tokens_per_s);
             if (m.cfg.mixer == LM_MIXER_HYENA)
                 record_hyena_filters(results, name, &m, st.params, tc->context);
             if (m.cfg.channel == LM_CHANNEL_FFF || m.cfg.channel == LM_CHANNEL_MOE)

@@ -12,7 +12,6 @@
 #include "experiments.h"
 #include "h5io.h"
 
-#define PEER_PYTHON ".venv/bin/python"
 #define PEER_SCRIPT "baselines/torch/peer_bench.py"
 
 typedef struct PeerPoint {
@@ -98,16 +97,11 @@ static int time_subq(const ReproContext *ctx, Results *results, H5File *torch, c
     return 0;
 }
 
-static int peer_env_ready(void)
-{
-    return access(PEER_PYTHON, X_OK) == 0 && system(PEER_PYTHON " -c 'import torch, h5py' 2>/dev/null") == 0;
-}
-
 int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen)
 {
-    if (!peer_env_ready()) {
+    if (!exp_peer_python_ready()) {
         repro_log(ctx, "  PyTorch peer environment not found (%s): peers skipped; `make peers` installs it\n",
-                  PEER_PYTHON);
+                  EXP_PEER_PYTHON);
         results_root_str(results, "skipped", "PyTorch peer environment absent; run `make peers`");
         return 0;
     }
@@ -122,7 +116,7 @@ int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errle
         snprintf(err, errlen, "cannot write %s", json);
         return -1;
     }
-    snprintf(cmd, sizeof cmd, "%s %s %s %s", PEER_PYTHON, PEER_SCRIPT, json, torch_path);
+    snprintf(cmd, sizeof cmd, "%s %s %s %s", EXP_PEER_PYTHON, PEER_SCRIPT, json, torch_path);
     if (system(cmd) != 0) {
         snprintf(err, errlen, "the PyTorch peer benchmark failed (%s)", cmd);
         return -1;

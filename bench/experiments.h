@@ -25,6 +25,14 @@ TimingPolicy exp_policy_for(const ReproContext *ctx, double flops);
  * (when measured) forward+backward, GFLOP/s, memory, and times relative to the calibration sgemm. */
 void exp_record_bench(const ReproContext *ctx, Results *results, const char *run, const Op *op, int B, int L,
                       const BenchOpResult *r);
+/* The PyTorch peers (baselines/torch, PyPI torch in the project's virtual environment, `make peers`). */
+#define EXP_PEER_PYTHON ".venv/bin/python"
+/* 1 if EXP_PEER_PYTHON exists and imports torch and h5py. */
+int exp_peer_python_ready(void);
+/* Runs `EXP_PEER_PYTHON args` and reads the number after "key": in its JSON output line; -1 if the command
+ * fails or prints no such key. */
+double exp_peer_json_number(const char *args, const char *key);
+
 /* Prints one progress line for a benchmarked point. */
 void exp_log_bench(const ReproContext *ctx, const char *run, const BenchOpResult *r);
 
