@@ -126,9 +126,9 @@ static void spread_moe_gates(const Op *op, float *params, Rng *rng)
             rng_fill_normal(rng, params + specs[t].offset, specs[t].numel, 0.0f, 1.0f / sqrtf((float)op_d_in(op)));
 }
 
-/* Times one variant at one width and batch; returns the median ms, or < 0 on error. */
+/* Times one variant at one width and batch; returns the median ms (t: all statistics), or < 0 on error. */
 static double time_variant(const ReproContext *ctx, const Op *op, int batch, const float *pool, double *flops,
-                           char *err, size_t errlen)
+                           TimingStats *t, char *err, size_t errlen)
 {
     OpBuffers buf;
     if (opbuf_alloc(&buf, op, 1, batch, 0, err, errlen) != 0)
@@ -147,12 +147,11 @@ static double time_variant(const ReproContext *ctx, const Op *op, int batch, con
             return -1;
         }
     TimingPolicy policy = timing_default_policy();
-    TimingStats t;
-    timing_measure(pool_forward, &c, &policy, &t);
+    timing_measure(pool_forward, &c, &policy, t);
     *flops = op_flops(op, 1, batch).forward;
     opbuf_free(&buf);
     core_free((void *)c.packed);
-    return t.median_ms;
+    return t->median_ms;
 }
 
 typedef struct SpeedSeries {
@@ -185,12 +184,13 @@ static int run_speed_variant(const ReproContext *ctx, Results *results, const Sp
             continue;
         if (exp_configure(&op, v->op, config, err, errlen) != 0)
             return -1;
-        double flops, ms = time_variant(ctx, &op, batch, pool, &flops, err, errlen);
+        TimingStats t;
+        double flops, ms = time_variant(ctx, &op, batch, pool, &flops, &t, err, errlen);
         if (ms < 0)
             return -1;
         int k = out->n++;
         out->width[k] = sz->widths[i], out->ms[k] = ms, out->flops[k] = flops;
-        out->calib_ratio[k] = ms / ctx->calibration_ms;
+        out->calib_ratio[k] = exp_calibration_ratio(ctx, &t);
         out->speedup[k] = dense ? dense->ms[i] / ms : 1.0;
         out->flop_ratio[k] = dense ? dense->flops[i] / flops : 1.0;
         repro_log(ctx, "  %-10s W=%5d batch %3d: %9.4f ms  speedup %7.1fx  FLOP ratio %7.1fx\n", v->name,

@@ -22,6 +22,11 @@ TimingPolicy exp_policy_for(const ReproContext *ctx, double flops)
     return expected_s > 3.0 ? timing_single_policy() : timing_default_policy();
 }
 
+double exp_calibration_ratio(const ReproContext *ctx, const TimingStats *t)
+{
+    return t->min_ms / ctx->calibration_min_ms;
+}
+
 static void record_timing(const ReproContext *ctx, Results *results, const char *run, const char *what,
                           const TimingStats *t, double gflops)
 {
@@ -38,7 +43,7 @@ static void record_timing(const ReproContext *ctx, Results *results, const char 
     results_metric(results, run, name, gflops);
     /* Machine-independent forms for regression tracking (DESIGN.md section 6). */
     snprintf(name, sizeof name, "%s_calibration_ratio", what);
-    results_metric(results, run, name, t->median_ms / ctx->calibration_ms);
+    results_metric(results, run, name, exp_calibration_ratio(ctx, t));
     snprintf(name, sizeof name, "%s_gflops_fraction_of_calibration", what);
     results_metric(results, run, name, gflops / ctx->calibration_gflops);
 }

@@ -56,8 +56,8 @@ static void series_add(Series *s, const ReproContext *ctx, int L, const BenchOpR
     s->train_iqr[i] = r->training.iqr_ms;
     s->flops_fwd[i] = r->flops_forward, s->flops_bwd[i] = r->flops_backward;
     s->gflops_fwd[i] = r->gflops_forward, s->gflops_train[i] = r->gflops_training;
-    s->ratio_fwd[i] = r->forward.median_ms / ctx->calibration_ms;
-    s->ratio_train[i] = r->training.median_ms / ctx->calibration_ms;
+    s->ratio_fwd[i] = exp_calibration_ratio(ctx, &r->forward);
+    s->ratio_train[i] = exp_calibration_ratio(ctx, &r->training);
     s->peak_gib[i] = (double)r->peak_bytes / GIB;
 }
 

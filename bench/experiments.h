@@ -21,6 +21,10 @@ int exp_configure(Op *op, const char *name, const char *config, char *err, size_
  * one repetition is expected to take more than a few seconds at a conservative 30% of the calibration
  * sgemm's rate; then a single timed repetition, so the long points of a sweep cost minutes, not hours. */
 TimingPolicy exp_policy_for(const ReproContext *ctx, double flops);
+/* A timing as a multiple of the calibration sgemm of the same run, for regression tracking (subq compare).
+ * It uses the fastest repetition of both: other work on the machine only ever adds time, so minima follow
+ * the code and hardly the load, where medians of short OpenMP kernels moved up to 2x between runs. */
+double exp_calibration_ratio(const ReproContext *ctx, const TimingStats *t);
 /* Records one benchmarked point as run <run>: config, B, L, FLOPs, the timing statistics of forward and
  * (when measured) forward+backward, GFLOP/s, memory, and times relative to the calibration sgemm. */
 void exp_record_bench(const ReproContext *ctx, Results *results, const char *run, const Op *op, int B, int L,

@@ -91,6 +91,7 @@ static int run_one(const ReproContext *ctx, const Experiment *e, int force, char
         return -1;
     results_root_metric(&results, "calibration_gflops", ctx->calibration_gflops);
     results_root_metric(&results, "calibration_ms", ctx->calibration_ms);
+    results_root_metric(&results, "calibration_min_ms", ctx->calibration_min_ms);
     char msg[512];
     if (e->run(ctx, &results, msg, sizeof msg) != 0) {
         snprintf(err, errlen, "%s: %s", e->name, msg);
@@ -122,6 +123,7 @@ int repro_run_all(ReproContext *ctx, const char *only, int force, char *err, siz
     TimingStats stats;
     ctx->calibration_gflops = timing_calibration_gflops(&policy, &stats);
     ctx->calibration_ms = stats.median_ms;
+    ctx->calibration_min_ms = stats.min_ms;
     if (ctx->calibration_gflops <= 0) {
         snprintf(err, errlen, "out of memory for the calibration sgemm");
         return -1;

@@ -23,6 +23,7 @@ typedef struct ReproContext {
     int quiet;
     double calibration_gflops; /* measured once per `subq reproduce`, recorded by every experiment */
     double calibration_ms;
+    double calibration_min_ms; /* the fastest calibration repetition, for the regression ratios */
 } ReproContext;
 
 typedef struct Experiment {
