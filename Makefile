@@ -26,8 +26,8 @@ HDRS     := $(wildcard ops/*.h baselines/*.h datasets/*.h bench/*.h tests/*.h)
 OPT_OBJ  := $(LIB_SRC:%.c=build/opt/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 
-.PHONY: all deps check-deps test test-asan datasets reproduce figures bench perf-check perf-reference golden peers \
-        fuzz clean
+.PHONY: all deps check-deps test test-asan datasets reproduce figures bench perf-check perf-reference determinism golden \
+        peers fuzz clean
 .DEFAULT_GOAL := all
 
 all: subq
@@ -107,6 +107,20 @@ bench: check-deps
 	./subq bench op --op attention --config d_model=768,n_heads=12,impl=naive --batch 1 --seq-len 4096
 	./subq bench op --op attention --config d_model=768,n_heads=12,impl=tiled --batch 1 --seq-len 4096
 
+# Determinism (issue 9): the training experiments run twice in the smoke profile with the same seed and thread
+# count must give bitwise identical metrics (losses, accuracies, curves; timings excluded).
+DETERMINISM_EXPERIMENTS ?= lm_shakespeare assoc_recall
+determinism: check-deps
+	@$(MAKE) --no-print-directory subq
+	@mkdir -p build/determinism/a build/determinism/b
+	@for e in $(DETERMINISM_EXPERIMENTS); do \
+	  for run in a b; do \
+	    ./subq reproduce --profile smoke --only $$e --results-dir build/determinism/$$run --force --quiet || exit 1; \
+	  done; \
+	  echo "determinism: $$e"; \
+	  ./subq compare --identical build/determinism/a/$$e.h5 build/determinism/b/$$e.h5 || exit 1; \
+	done
+
 # Timing regression check against the committed reference (DESIGN.md section 6): a slowdown must survive a
 # second measurement before it fails the check. To refresh the reference on purpose (after a deliberate change
 # of speed, on an idle machine): make perf-reference, then commit results/reference/perf.h5.
@@ -137,6 +151,7 @@ golden:
 	/usr/bin/python3 baselines/torch/golden_s4d.py tests/golden
 	/usr/bin/python3 baselines/torch/golden_fff.py tests/golden
 	/usr/bin/python3 baselines/torch/golden_moe.py tests/golden
+	/usr/bin/python3 baselines/torch/golden_vision.py tests/golden
 
 # The PyTorch peer (experiment `peers`): the current PyPI release, CPU, in a git-ignored virtual environment.
 peers:

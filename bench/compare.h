@@ -12,4 +12,10 @@
 int compare_results(const char *base_path, const char *new_path, double threshold, FILE *out, char *err,
                     size_t errlen);
 
+/* Determinism check (`subq compare --identical`): every numeric metric and series of every run of BASE that
+ * does not depend on the clock (names with _ms, seconds, time, tokens_per_s, gflops, calibration, speedup,
+ * reps, rss, torch, load_average, ratio_) must be bitwise equal in NEW. Returns the number of differences
+ * (>= 0; each printed), or -1 with a message. */
+int compare_identical(const char *base_path, const char *new_path, FILE *out, char *err, size_t errlen);
+
 #endif

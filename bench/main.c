@@ -37,6 +37,7 @@ static int usage(FILE *out)
                  "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
                  "  subq results heatmap FILE.h5 DATASET OUT.png  a 2-D dataset as a PNG heat-map\n"
                  "  subq compare BASE.h5 NEW.h5 [--threshold 0.25]  timing regressions (exit 3 if any)\n"
+                 "  subq compare --identical A.h5 B.h5             determinism: non-timing metrics equal (exit 3 if not)\n"
                  "  subq report [--results-dir results]          write results/REPORT.md from the results files\n"
                  "  subq data fetch|info NAME [--cache DIR]         datasets: " DATA_NAMES "\n"
                  "  subq version                                 build and library provenance\n");
@@ -242,12 +243,20 @@ static int cmd_results(int argc, char **argv)
 
 static int cmd_compare(int argc, char **argv)
 {
+    char err[ERR_LEN];
+    if (argc >= 1 && strcmp(argv[0], "--identical") == 0) {
+        if (argc != 3)
+            return fail(EXIT_BAD_INPUT, "compare", "expected `subq compare --identical A.h5 B.h5`");
+        int differences = compare_identical(argv[1], argv[2], stdout, err, sizeof err);
+        if (differences < 0)
+            return fail(EXIT_BAD_INPUT, "compare", err);
+        return differences > 0 ? EXIT_REGRESSION : 0;
+    }
     if (argc < 2)
         return fail(EXIT_BAD_INPUT, "compare", "expected `subq compare BASE.h5 NEW.h5 [--threshold F]`");
     CliOption opts[] = {{"threshold", 1, "relative slowdown that counts as a regression (0.25)", NULL}};
     if (parse_or_complain("compare", opts, COUNT(opts), argc - 2, argv + 2) != 0)
         return EXIT_BAD_INPUT;
-    char err[ERR_LEN];
     double threshold = 0.25;
     const char *t = cli_value(opts, COUNT(opts), "threshold");
     if (t && cli_double("threshold", t, 0.0, 100.0, &threshold, err, sizeof err) != 0)
