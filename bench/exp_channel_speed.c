@@ -9,8 +9,9 @@
  *   fff_leaf1  depth log2 W, leaf width 1;       fff_leaf16  depth log2(W/16), leaf width 16;
  *   ufb        depth log2 W - 1 (2^(d+1) - 1 = W - 1 neurons), path neurons only, reading the node-major
  *              copy of linear_out that UltraFastBERT's CPU path uses (made once, outside the timed region);
- *   moe_k1     16 experts of width W/16, top-1, noise off (inference).
- * Runs /runs/<variant>_b<batch> hold the series width, time, FLOPs, and speedup and FLOP ratio vs ffn. */
+ *   moe_k1     16 experts of width W/16, top-1, noise off (inference);  moe_k2  the same with top-2.
+ * Batches: 1 token per call (run suffix b1), 256 (bmany) and 4096 (blarge; smoke: 1, 16, 64).
+ * Runs /runs/<variant>_<suffix> hold the series width, time, FLOPs, and speedup and FLOP ratio vs ffn. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,16 +22,18 @@
 
 #define MAX_WIDTHS 8
 #define POOL_ROWS 4096
+#define N_BATCHES 3
+static const char *const batch_suffix[N_BATCHES] = {"b1", "bmany", "blarge"};
 
 typedef struct SpeedSizes {
-    int d_model, widths[MAX_WIDTHS], n_widths, batches[2];
+    int d_model, widths[MAX_WIDTHS], n_widths, batches[N_BATCHES];
 } SpeedSizes;
 
 static SpeedSizes speed_sizes(ReproProfile p)
 {
     if (p == PROFILE_SMOKE)
-        return (SpeedSizes){128, {256, 1024}, 2, {1, 16}};
-    return (SpeedSizes){768, {256, 1024, 4096, 16384}, 4, {1, 256}};
+        return (SpeedSizes){128, {256, 1024}, 2, {1, 16, 64}};
+    return (SpeedSizes){768, {256, 1024, 4096, 16384}, 4, {1, 256, POOL_ROWS}};
 }
 
 typedef struct SpeedVariant {
@@ -71,12 +74,18 @@ static int cfg_moe(int D, int W, char *o, size_t n)
     return W < 16 ? -1 : (snprintf(o, n, "d_model=%d,n_experts=16,top_k=1,d_hidden=%d,mode=infer", D, W / 16), 0);
 }
 
+static int cfg_moe2(int D, int W, char *o, size_t n)
+{
+    return W < 16 ? -1 : (snprintf(o, n, "d_model=%d,n_experts=16,top_k=2,d_hidden=%d,mode=infer", D, W / 16), 0);
+}
+
 static const SpeedVariant speed_variants[] = {
     {"ffn", "ffn", cfg_ffn},
     {"fff_leaf1", "fff", cfg_fff1},
     {"fff_leaf16", "fff", cfg_fff16},
     {"ufb", "fff", cfg_ufb},
     {"moe_k1", "moe", cfg_moe},
+    {"moe_k2", "moe", cfg_moe2},
 };
 #define N_SPEED_VARIANTS ((int)(sizeof speed_variants / sizeof speed_variants[0]))
 
@@ -173,9 +182,10 @@ static void write_series(Results *results, const char *run, const char *config, 
 
 /* One variant over all widths at one batch; dense (the ffn series) must already be measured. */
 static int run_speed_variant(const ReproContext *ctx, Results *results, const SpeedSizes *sz, const SpeedVariant *v,
-                             int batch, const float *pool, const SpeedSeries *dense, SpeedSeries *out, char *err,
+                             int b, const float *pool, const SpeedSeries *dense, SpeedSeries *out, char *err,
                              size_t errlen)
 {
+    const int batch = sz->batches[b];
     memset(out, 0, sizeof *out);
     for (int i = 0; i < sz->n_widths; i++) {
         char config[256];
@@ -196,8 +206,8 @@ static int run_speed_variant(const ReproContext *ctx, Results *results, const Sp
         repro_log(ctx, "  %-10s W=%5d batch %3d: %9.4f ms  speedup %7.1fx  FLOP ratio %7.1fx\n", v->name,
                   sz->widths[i], batch, ms, out->speedup[k], out->flop_ratio[k]);
     }
-    char run[96]; /* "_b1" for one token per call, "_bmany" for the large batch (its size is in the config) */
-    snprintf(run, sizeof run, "%s_%s", v->name, batch == 1 ? "b1" : "bmany");
+    char run[96]; /* the batch's suffix; its size is in the config */
+    snprintf(run, sizeof run, "%s_%s", v->name, batch_suffix[b]);
     char config[128];
     snprintf(config, sizeof config, "op=%s,d_model=%d,batch=%d", v->op, sz->d_model, batch);
     write_series(results, run, config, out);
@@ -229,12 +239,11 @@ int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size
     rng_init(&rng, ctx->seed + 17);
     rng_fill_normal(&rng, pool, (size_t)POOL_ROWS * sz.d_model, 0.0f, 1.0f);
     int rc = 0;
-    for (int b = 0; b < 2 && rc == 0; b++) {
+    for (int b = 0; b < N_BATCHES && rc == 0; b++) {
         SpeedSeries dense, other;
-        rc = run_speed_variant(ctx, results, &sz, &speed_variants[0], sz.batches[b], pool, NULL, &dense, err, errlen);
+        rc = run_speed_variant(ctx, results, &sz, &speed_variants[0], b, pool, NULL, &dense, err, errlen);
         for (int v = 1; v < N_SPEED_VARIANTS && rc == 0; v++) {
-            rc = run_speed_variant(ctx, results, &sz, &speed_variants[v], sz.batches[b], pool, &dense, &other, err,
-                                   errlen);
+            rc = run_speed_variant(ctx, results, &sz, &speed_variants[v], b, pool, &dense, &other, err, errlen);
             record_targets(results, speed_variants[v].name, sz.batches[b], &other);
         }
     }
