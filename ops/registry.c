@@ -24,10 +24,11 @@
     }                                                                                                             \
     static OpFlops prefix##_flops_any(const void *c, int B, int L) { return prefix##_flops(c, B, L); }
 
-#define OP_ENTRY(prefix, summary, din, dout, max_len)                                                             \
+#define OP_ENTRY_WITH_LEN_CHECK(prefix, summary, din, dout, max_len, check_len)                                    \
     {#prefix, summary, prefix##_config_fields, &prefix##_config_field_count, prefix##_validate_any, din, dout,    \
      prefix##_specs_any, prefix##_init_any, prefix##_act_any, prefix##_ws_any, prefix##_forward_any,              \
-     prefix##_backward_any, prefix##_flops_any, max_len}
+     prefix##_backward_any, prefix##_flops_any, max_len, check_len}
+#define OP_ENTRY(prefix, summary, din, dout, max_len) OP_ENTRY_WITH_LEN_CHECK(prefix, summary, din, dout, max_len, NULL)
 
 OP_ADAPTERS(linear, LinearConfig)
 OP_ADAPTERS(layernorm, LayerNormConfig)
@@ -39,6 +40,8 @@ OP_ADAPTERS(hyena, HyenaConfig)
 OP_ADAPTERS(s4d, S4dConfig)
 OP_ADAPTERS(fff, FffConfig)
 OP_ADAPTERS(moe, MoeConfig)
+OP_ADAPTERS(conv2d, Conv2dConfig)
+OP_ADAPTERS(longconv2d, Longconv2dConfig)
 
 static int linear_d_in(const void *c) { return ((const LinearConfig *)c)->d_in; }
 static int linear_d_out(const void *c) { return ((const LinearConfig *)c)->d_out; }
@@ -53,6 +56,11 @@ static int hyena_max_len_any(const void *c) { return hyena_max_len(c); }
 static int s4d_d(const void *c) { return ((const S4dConfig *)c)->d_model; }
 static int fff_d(const void *c) { return ((const FffConfig *)c)->d_model; }
 static int moe_d(const void *c) { return ((const MoeConfig *)c)->d_model; }
+static int conv2d_d_in(const void *c) { return ((const Conv2dConfig *)c)->d_in; }
+static int conv2d_d_out(const void *c) { return ((const Conv2dConfig *)c)->d_out; }
+static int conv2d_len_any(const void *c, int L, char *e, size_t n) { return conv2d_check_len(c, L, e, n); }
+static int longconv2d_d(const void *c) { return ((const Longconv2dConfig *)c)->d_model; }
+static int longconv2d_len_any(const void *c, int L, char *e, size_t n) { return longconv2d_check_len(c, L, e, n); }
 
 /* Indexed by OpKind. */
 static const OpInfo op_table[] = {
@@ -69,6 +77,10 @@ static const OpInfo op_table[] = {
     [OP_S4D] = OP_ENTRY(s4d, "S4D diagonal state-space layer (state-spaces s4d.py)", s4d_d, s4d_d, NULL),
     [OP_FFF] = OP_ENTRY(fff, "fast feedforward tree (fastfeedforward FFF | UltraFastBERT FFF)", fff_d, fff_d, NULL),
     [OP_MOE] = OP_ENTRY(moe, "noisy top-k mixture of ffn experts (Shazeer et al. 2017)", moe_d, moe_d, NULL),
+    [OP_CONV2D] = OP_ENTRY_WITH_LEN_CHECK(conv2d, "2D convolution, same padding, on (B, H*W, C) (torch.nn.Conv2d)",
+                                          conv2d_d_in, conv2d_d_out, NULL, conv2d_len_any),
+    [OP_LONGCONV2D] = OP_ENTRY_WITH_LEN_CHECK(longconv2d, "per-channel 2D long convolution via FFT, implicit filter",
+                                              longconv2d_d, longconv2d_d, NULL, longconv2d_len_any),
 };
 static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "op_table must have one entry per OpKind");
 
@@ -141,5 +153,7 @@ int op_check_shape(const Op *op, int B, int L, char *err, size_t errlen)
         snprintf(err, errlen, "%s: sequence length %d exceeds l_max %d", op->info->name, L, max_len);
         return -1;
     }
+    if (op->info->check_len)
+        return op->info->check_len(&op->cfg, L, err, errlen);
     return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "attention.h"
 #include "config.h"
+#include "conv2d.h"
 #include "core.h"
 #include "fff.h"
 #include "ffn.h"
@@ -14,13 +15,14 @@
 #include "hyena.h"
 #include "layernorm.h"
 #include "linear.h"
+#include "longconv2d.h"
 #include "moe.h"
 #include "rng.h"
 #include "s4d.h"
 
 #define OP_MAX_PARAM_TENSORS 64
 
-typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_FFTCONV, OP_HYENA, OP_S4D, OP_FFF, OP_MOE, OP_COUNT } OpKind;
+typedef enum OpKind { OP_LINEAR, OP_LAYERNORM, OP_GELU, OP_FFN, OP_ATTENTION, OP_FFTCONV, OP_HYENA, OP_S4D, OP_FFF, OP_MOE, OP_CONV2D, OP_LONGCONV2D, OP_COUNT } OpKind;
 
 typedef union OpConfigUnion {
     LinearConfig linear;
@@ -33,6 +35,8 @@ typedef union OpConfigUnion {
     S4dConfig s4d;
     FffConfig fff;
     MoeConfig moe;
+    Conv2dConfig conv2d;
+    Longconv2dConfig longconv2d;
 } OpConfigUnion;
 
 typedef struct OpInfo {
@@ -53,6 +57,8 @@ typedef struct OpInfo {
                      float *dx, float *dparams, int B, int L, Workspace *ws);
     OpFlops (*flops)(const void *cfg, int B, int L);
     int (*max_len)(const void *cfg); /* longest sequence the configured operator accepts; NULL: no limit */
+    /* Any further rule on L (image operators: L == height * width): 0, or -1 with a one-line message; NULL: none */
+    int (*check_len)(const void *cfg, int L, char *err, size_t errlen);
 } OpInfo;
 
 /* A configured operator. */
@@ -80,7 +86,8 @@ void op_forward(const Op *op, const float *params, const float *x, float *y, flo
 void op_backward(const Op *op, const float *params, const float *x, const float *act, const float *dy, float *dx,
                  float *dparams, int B, int L, Workspace *ws);
 OpFlops op_flops(const Op *op, int B, int L);
-/* 0 if the operator accepts B x L inputs; else -1 with a one-line message (e.g. L > l_max). */
+/* 0 if the operator accepts B x L inputs; else -1 with a one-line message (e.g. L > l_max, or an image operator's
+ * L != height * width). */
 int op_check_shape(const Op *op, int B, int L, char *err, size_t errlen);
 
 #endif

@@ -143,6 +143,11 @@ GOLDEN_TEST(moe_top2_with_capacity_matches_the_pytorch_reference, "moe_k2_capaci
 GOLDEN_TEST(moe_top2_gelu_without_noise_matches_the_pytorch_reference, "moe_k2_nonoise_gelu.h5")
 GOLDEN_TEST(s4d_matches_the_pytorch_s4d_layer, "s4d_d4n8.h5")
 GOLDEN_TEST(s4d_odd_length_matches_the_pytorch_s4d_layer, "s4d_d3n4_l33.h5")
+GOLDEN_TEST(conv2d_matches_torch_conv2d, "conv2d_dense_k3.h5")
+GOLDEN_TEST(conv2d_depthwise_matches_torch_conv2d_with_groups, "conv2d_depthwise_k5.h5")
+GOLDEN_TEST(conv2d_grouped_without_bias_matches_torch_conv2d, "conv2d_grouped_nobias.h5")
+GOLDEN_TEST(longconv2d_matches_the_pytorch_direct_2d_convolution, "longconv2d_h5w6.h5")
+GOLDEN_TEST(longconv2d_shifted_window_matches_the_pytorch_direct_2d_convolution, "longconv2d_h8w8_shift.h5")
 
 /* Adding an operator to the registry without a golden file (and a GOLDEN_TEST line) fails here. */
 Test(golden, every_registry_operator_has_a_golden_file)
