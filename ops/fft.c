@@ -19,6 +19,9 @@
 static FftPlan fft_cache[FFT_MAX_PLANS];
 static int fft_cache_count;
 static pthread_mutex_t fft_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+/* FFTW's planner (and its wisdom) is process-global and not thread-safe: every plan of every module is made
+ * under this one lock (taken after a module's own cache lock, never before it). */
+static pthread_mutex_t fft_planner_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 int fft_spectrum_stride(int n)
 {
@@ -74,7 +77,7 @@ const char *fft_planner(void)
     return planner_desc;
 }
 
-/* Reads the wisdom file once (under the plan lock): measured plans are then the same from run to run on
+/* Reads the wisdom file once (under the planner lock): measured plans are then the same from run to run on
  * this machine, which keeps results bitwise repeatable across processes. A missing or stale file is fine. */
 static void wisdom_load_once(void)
 {
@@ -101,6 +104,20 @@ static void wisdom_save(void)
         remove(tmp);
 }
 
+unsigned fft_planner_begin(size_t points)
+{
+    pthread_mutex_lock(&fft_planner_mutex);
+    wisdom_load_once();
+    return fft_uses_measure() && points >= FFT_MEASURE_MIN_N ? FFTW_MEASURE : FFTW_ESTIMATE;
+}
+
+void fft_planner_end(unsigned flags)
+{
+    if (!(flags & FFTW_ESTIMATE))
+        wisdom_save();
+    pthread_mutex_unlock(&fft_planner_mutex);
+}
+
 static const FftPlan *cache_find(int n)
 {
     for (int i = 0; i < __atomic_load_n(&fft_cache_count, __ATOMIC_ACQUIRE); i++)
@@ -120,17 +137,14 @@ static int plan_create(FftPlan *plan, int n)
         core_free(spec);
         return -1;
     }
-    int measure = fft_uses_measure() && n >= FFT_MEASURE_MIN_N;
-    unsigned flags = measure ? FFTW_MEASURE : FFTW_ESTIMATE;
-    wisdom_load_once();
+    unsigned flags = fft_planner_begin((size_t)n);
     fftwf_plan fwd = fftwf_plan_dft_r2c_1d(n, real, (fftwf_complex *)spec, flags);
     fftwf_plan bwd = fftwf_plan_dft_c2r_1d(n, (fftwf_complex *)spec, real, flags);
+    fft_planner_end(flags);
     core_free(real);
     core_free(spec);
     if (!fwd || !bwd)
         return -1;
-    if (measure)
-        wisdom_save();
     *plan = (FftPlan){n, n / 2 + 1, stride, fwd, bwd};
     return 0;
 }

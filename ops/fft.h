@@ -38,6 +38,11 @@ const char *fft_version(void);
  * results. The first plan of a new long length costs up to a few seconds (call fftconv_prepare before
  * timing). */
 int fft_uses_measure(void);
+/* Every FFTW plan of the process is made between these two calls: begin takes the one planner lock (FFTW's
+ * planner is not thread-safe), reads the wisdom file on first use and returns the flags for a transform of
+ * `points` real points (FFTW_MEASURE or FFTW_ESTIMATE as above); end saves new wisdom and unlocks. */
+unsigned fft_planner_begin(size_t points);
+void fft_planner_end(unsigned flags);
 /* The planner in use, for provenance: "FFTW_ESTIMATE" or "FFTW_MEASURE for n >= 256, wisdom PATH". */
 const char *fft_planner(void);
 

@@ -40,9 +40,10 @@ static int plan_create(Fft2dPlan *plan, int rows, int cols)
         core_free(spec);
         return -1;
     }
-    unsigned flags = fft_uses_measure() ? FFTW_MEASURE : FFTW_ESTIMATE;
+    unsigned flags = fft_planner_begin((size_t)rows * cols);
     fftwf_plan fwd = fftwf_plan_dft_r2c_2d(rows, cols, real, (fftwf_complex *)spec, flags);
     fftwf_plan bwd = fftwf_plan_dft_c2r_2d(rows, cols, (fftwf_complex *)spec, real, flags);
+    fft_planner_end(flags);
     core_free(real);
     core_free(spec);
     if (!fwd || !bwd) {

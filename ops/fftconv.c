@@ -56,8 +56,20 @@ static void spectrum_product(const float *a, const float *b, float *out, int bin
     }
 }
 
+size_t fftconv_cm_spectra_floats(int B, int C, int L)
+{
+    return ((size_t)B + 1) * C * 2 * (size_t)fft_spectrum_stride(2 * L);
+}
+
+/* Where channel c's kernel spectrum and (b, c)'s input spectrum live in a spectra block. */
+static float *kernel_spectrum(float *spectra, int c, int stride) { return spectra + (size_t)c * 2 * stride; }
+static float *input_spectrum(float *spectra, int b, int c, int C, int stride)
+{
+    return spectra + ((size_t)C + (size_t)b * C + c) * 2 * stride;
+}
+
 void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const float *u, float *y, int B, int C,
-                        int L, Workspace *ws)
+                        int L, float *spectra, Workspace *ws)
 {
     const FftPlan *plan = fft_plan(2 * L);
     float *base = ws_take(ws, fftconv_cm_workspace_floats(L));
@@ -67,13 +79,15 @@ void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const f
         ConvScratch s = scratch_for_thread(base, L);
 #pragma omp for schedule(dynamic, 4)
         for (int c = 0; c < C; c++) {
-            padded_spectrum(plan, k + (size_t)c * k_stride, L, inv_n, s.real, s.kspec);
+            float *kspec = spectra ? kernel_spectrum(spectra, c, plan->stride) : s.kspec;
+            padded_spectrum(plan, k + (size_t)c * k_stride, L, inv_n, s.real, kspec);
             for (int b = 0; b < B; b++) {
                 const float *uc = u + ((size_t)b * C + c) * L;
                 float *yc = y + ((size_t)b * C + c) * L;
-                padded_spectrum(plan, uc, L, 1.0f, s.real, s.uspec);
-                spectrum_product(s.uspec, s.kspec, s.uspec, plan->bins, 0);
-                fft_backward(plan, s.uspec, s.real);
+                float *uspec = spectra ? input_spectrum(spectra, b, c, C, plan->stride) : s.uspec;
+                padded_spectrum(plan, uc, L, 1.0f, s.real, uspec);
+                spectrum_product(uspec, kspec, s.dspec, plan->bins, 0);
+                fft_backward(plan, s.dspec, s.real);
                 const float skip = bias ? bias[c] : 0.0f;
                 for (int t = 0; t < L; t++)
                     yc[t] = s.real[t] + skip * uc[t];
@@ -129,6 +143,61 @@ void fftconv_cm_backward(const float *k, int k_stride, const float *bias, const 
     }
 }
 
+/* sum_t a[t] b[t] of two real n-point signals from their half spectra's product P_f = A_f conj(B_f)
+ * (Parseval): (P_0 + P_{n/2} + 2 sum_{0<f<n/2} Re P_f) / n, for even n. */
+static double parseval_dot(const float *product, int bins, int n)
+{
+    double sum = (double)product[0] + (double)product[2 * (bins - 1)];
+    for (int f = 1; f < bins - 1; f++)
+        sum += 2.0 * product[2 * f];
+    return sum / n;
+}
+
+/* One channel of the backward from the forward's spectra: no transform of u or k, and the skip's gradient
+ * sum_t dy u from the spectra (Parseval) instead of u itself. */
+static void backward_channel_from_spectra(const FftPlan *plan, ConvScratch *s, float *spectra, float bias_c,
+                                          const float *dy, float *du, float *dkc, float *dbias_c, int B, int C,
+                                          int L, int c)
+{
+    const float *kspec = kernel_spectrum(spectra, c, plan->stride);
+    memset(s->accum, 0, 2 * (size_t)plan->bins * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        size_t row = ((size_t)b * C + c) * L;
+        const float *uspec = input_spectrum(spectra, b, c, C, plan->stride);
+        padded_spectrum(plan, dy + row, L, 1.0f, s->real, s->dspec);
+        for (int f = 0; f < plan->bins; f++) {
+            float dr = s->dspec[2 * f], di = s->dspec[2 * f + 1], ur = uspec[2 * f], ui = uspec[2 * f + 1];
+            s->accum[2 * f] += dr * ur + di * ui;
+            s->accum[2 * f + 1] += di * ur - dr * ui;
+        }
+        spectrum_product(s->dspec, kspec, s->dspec, plan->bins, 1);
+        fft_backward(plan, s->dspec, s->real);
+        for (int t = 0; t < L; t++)
+            du[row + t] = s->real[t] + bias_c * dy[row + t];
+    }
+    if (dbias_c)
+        *dbias_c += (float)parseval_dot(s->accum, plan->bins, plan->n);
+    fft_backward(plan, s->accum, s->real);
+    const float inv_n = 1.0f / (float)plan->n;
+    for (int t = 0; t < L; t++)
+        dkc[t] += s->real[t] * inv_n;
+}
+
+void fftconv_cm_backward_from_spectra(float *spectra, const float *bias, const float *dy, float *du, float *dk,
+                                      int k_stride, float *dbias, int B, int C, int L, Workspace *ws)
+{
+    const FftPlan *plan = fft_plan(2 * L);
+    float *base = ws_take(ws, fftconv_cm_workspace_floats(L));
+#pragma omp parallel
+    {
+        ConvScratch s = scratch_for_thread(base, L);
+#pragma omp for schedule(dynamic, 4)
+        for (int c = 0; c < C; c++)
+            backward_channel_from_spectra(plan, &s, spectra, bias ? bias[c] : 0.0f, dy, du,
+                                          dk + (size_t)c * k_stride, bias ? dbias + c : NULL, B, C, L, c);
+    }
+}
+
 /* Real FFT of n points: 2.5 n log2 n. Spectrum product: 6 per bin (complex multiply), + 2 per bin for an
  * accumulating one. Forward per channel: kernel FFT (scaling L) + per batch entry: FFT, product, inverse,
  * skip 2L (multiply-add; without bias 0). Backward per channel: kernel FFT + scaling, per batch entry two
@@ -176,8 +245,7 @@ void fftconv_init(const FftconvConfig *cfg, float *params, Rng *rng)
 
 size_t fftconv_act_floats(const FftconvConfig *cfg, int B, int L)
 {
-    (void)cfg, (void)B, (void)L;
-    return 0;
+    return fftconv_cm_spectra_floats(B, cfg->d_model, L);
 }
 
 size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L)
@@ -186,29 +254,40 @@ size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L)
     return 3 * tensor + fftconv_cm_workspace_floats(L);
 }
 
+/* The forward keeps the kernel and input spectra in act, so the backward transforms only dy and its two
+ * results (as autograd does with torch.fft: it saves both spectra). */
 void fftconv_forward(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *act, int B,
                      int L, Workspace *ws)
 {
-    (void)act;
     const int D = cfg->d_model;
     const size_t n = (size_t)B * L * D;
     float *u = ws_take(ws, n), *out = ws_take(ws, n);
     core_transpose(x, u, B, L, D);
-    fftconv_cm_forward(params, cfg->l_max, params + (size_t)D * cfg->l_max, u, out, B, D, L, ws);
+    fftconv_cm_forward(params, cfg->l_max, params + (size_t)D * cfg->l_max, u, out, B, D, L, act, ws);
     core_transpose(out, y, B, D, L);
 }
 
 void fftconv_backward(const FftconvConfig *cfg, const float *params, const float *x, const float *act,
                       const float *dy, float *dx, float *dparams, int B, int L, Workspace *ws)
 {
-    (void)act;
+    (void)x;
     const int D = cfg->d_model;
     const size_t n = (size_t)B * L * D, nk = (size_t)D * cfg->l_max;
-    float *u = ws_take(ws, n), *g = ws_take(ws, n), *du = ws_take(ws, n);
-    core_transpose(x, u, B, L, D);
+    float *g = ws_take(ws, n), *du = ws_take(ws, n);
     core_transpose(dy, g, B, L, D);
-    fftconv_cm_backward(params, cfg->l_max, params + nk, u, g, du, dparams, dparams + nk, B, D, L, ws);
+    /* The spectra are only read; the engine's signature is non-const because the forward writes them. */
+    fftconv_cm_backward_from_spectra((float *)act, params + nk, g, du, dparams, cfg->l_max, dparams + nk, B, D, L,
+                                     ws);
     core_transpose(du, dx, B, D, L);
 }
 
-OpFlops fftconv_flops(const FftconvConfig *cfg, int B, int L) { return fftconv_cm_flops(B, cfg->d_model, L, 1); }
+/* The operator's backward starts from the saved spectra: per batch entry the dy transform, the accumulating
+ * product, the du product, an inverse, du skip 2L; per channel the dk inverse, its scaled accumulation 2L
+ * and the Parseval sum for dbias (2 per bin). */
+OpFlops fftconv_flops(const FftconvConfig *cfg, int B, int L)
+{
+    const double C = cfg->d_model, n = 2.0 * L, bins = L + 1.0, fft = 2.5 * n * log2(n);
+    OpFlops f = fftconv_cm_flops(B, cfg->d_model, L, 1);
+    f.backward = (double)B * C * (2.0 * fft + 14.0 * bins + 2.0 * L) + C * (fft + 2.0 * L + 2.0 * bins);
+    return f;
+}

@@ -20,12 +20,20 @@
 size_t fftconv_cm_workspace_floats(int L);
 /* Plans the transforms for length L ahead of time (the only allocation; idempotent). 0 or -1. */
 int fftconv_prepare(int L);
-/* y (B, C, L) = causal conv of u (B, C, L) with k (C, k_stride) first L taps, + bias (C, or NULL) * u. */
+/* Floats of the spectra a forward can keep for its backward: the kernels' and the inputs' (B + 1) C. */
+size_t fftconv_cm_spectra_floats(int B, int C, int L);
+/* y (B, C, L) = causal conv of u (B, C, L) with k (C, k_stride) first L taps, + bias (C, or NULL) * u.
+ * spectra: NULL, or fftconv_cm_spectra_floats(B, C, L) floats that receive the spectra for
+ * fftconv_cm_backward_from_spectra. */
 void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const float *u, float *y, int B, int C,
-                        int L, Workspace *ws);
+                        int L, float *spectra, Workspace *ws);
 /* du (B, C, L) = (written); dk (C, k_stride) first L taps += ; dbias (C) += (skipped when bias is NULL). */
 void fftconv_cm_backward(const float *k, int k_stride, const float *bias, const float *u, const float *dy, float *du,
                          float *dk, float *dbias, int B, int C, int L, Workspace *ws);
+/* The backward of a forward that kept its spectra: needs neither u nor k (two transforms fewer per channel,
+ * and the skip gradient sum_t dy u from the spectra by Parseval). Same outputs as fftconv_cm_backward. */
+void fftconv_cm_backward_from_spectra(float *spectra, const float *bias, const float *dy, float *du, float *dk,
+                                      int k_stride, float *dbias, int B, int C, int L, Workspace *ws);
 /* FLOPs of the FFT method (real FFT of n points counted as 2.5 n log2 n, the usual estimate for split-radix
  * real transforms); forward: B C + C transforms, products and the skip; backward: see fftconv.c. */
 OpFlops fftconv_cm_flops(int B, int C, int L, int has_bias);
@@ -41,7 +49,7 @@ extern const int fftconv_config_field_count;
 int fftconv_validate(const FftconvConfig *cfg, char *err, size_t errlen);
 int fftconv_param_specs(const FftconvConfig *cfg, ParamSpec *out);
 void fftconv_init(const FftconvConfig *cfg, float *params, Rng *rng); /* k ~ N(0, 1/l_max), bias ~ N(0, 1) */
-size_t fftconv_act_floats(const FftconvConfig *cfg, int B, int L);       /* 0 */
+size_t fftconv_act_floats(const FftconvConfig *cfg, int B, int L);       /* the forward's spectra */
 size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L); /* transposes + engine */
 void fftconv_forward(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *act, int B,
                      int L, Workspace *ws);

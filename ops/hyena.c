@@ -280,7 +280,7 @@ static void recurrence_forward(const HyenaConfig *cfg, const HyenaParams *p, con
         float *gated = a->gated + (size_t)j * narrow, *out = a->conv + (size_t)j * narrow;
         gate_product(v, j == 0 ? wide : DL, gate, wide, gated, DL, B, DL);
         size_t mark = ws->used;
-        fftconv_cm_forward(a->filter.h + (size_t)j * DL, L, p->filter_bias + (size_t)j * D, gated, out, B, D, L,
+        fftconv_cm_forward(a->filter.h + (size_t)j * DL, L, p->filter_bias + (size_t)j * D, gated, out, B, D, L, NULL,
                            ws);
         ws->used = mark;
     }

@@ -603,7 +603,7 @@ void s4d_forward(const S4dConfig *cfg, const float *params, const float *x, floa
     s4d_kernel(cfg, params, a.K, L, ws);
     ws->used = mark;
     core_transpose(x, a.u, B, L, H);
-    fftconv_cm_forward(a.K, L, p.D, a.u, a.y1, B, H, L, ws); /* y1 = K (*) u + D u */
+    fftconv_cm_forward(a.K, L, p.D, a.u, a.y1, B, H, L, NULL, ws); /* y1 = K (*) u + D u */
     ws->used = mark;
     core_transpose(a.y1, a.g, B, H, L);
     gelu_apply(a.g, a.g, n); /* elementwise, so it can follow the transpose in place */
