@@ -177,3 +177,22 @@ void fft_backward(const FftPlan *plan, float *in, float *out)
 }
 
 const char *fft_version(void) { return fftwf_version; }
+
+void fft_spectrum_product(const float *a, const float *b, float *out, int bins, int conj_b)
+{
+    const float sign = conj_b ? -1.0f : 1.0f;
+    for (int f = 0; f < bins; f++) {
+        float ar = a[2 * f], ai = a[2 * f + 1], br = b[2 * f], bi = sign * b[2 * f + 1];
+        out[2 * f] = ar * br - ai * bi;
+        out[2 * f + 1] = ar * bi + ai * br;
+    }
+}
+
+void fft_spectrum_accumulate_conj(float *acc, const float *a, const float *b, int bins)
+{
+    for (int f = 0; f < bins; f++) {
+        float ar = a[2 * f], ai = a[2 * f + 1], br = b[2 * f], bi = b[2 * f + 1];
+        acc[2 * f] += ar * br + ai * bi;
+        acc[2 * f + 1] += ai * br - ar * bi;
+    }
+}

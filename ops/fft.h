@@ -28,6 +28,11 @@ int fft_spectrum_stride(int n);
 void fft_forward(const FftPlan *plan, const float *in, float *out);
 /* out (n floats) = unnormalised inverse FFT(in); in is destroyed. */
 void fft_backward(const FftPlan *plan, float *in, float *out);
+/* Pointwise products of spectra (interleaved re/im, `bins` complex entries), shared by the 1D and 2D long
+ * convolutions: out = a * b, or a * conj(b) when conj_b (out may alias a or b); acc += a * conj(b) (the
+ * correlation that gives a kernel's gradient). */
+void fft_spectrum_product(const float *a, const float *b, float *out, int bins, int conj_b);
+void fft_spectrum_accumulate_conj(float *acc, const float *a, const float *b, int bins);
 /* FFTW's version string, for provenance. */
 const char *fft_version(void);
 /* Plan flags: FFTW_MEASURE for lengths >= 256 by default (1.4x faster than FFTW_ESTIMATE at n = 8192 on

@@ -45,17 +45,6 @@ static void padded_spectrum(const FftPlan *plan, const float *src, int L, float 
     fft_forward(plan, real, spec);
 }
 
-/* out[f] = a[f] * b[f] (conj_b: * conj(b[f])), complex, over bins. */
-static void spectrum_product(const float *a, const float *b, float *out, int bins, int conj_b)
-{
-    const float sign = conj_b ? -1.0f : 1.0f;
-    for (int f = 0; f < bins; f++) {
-        float ar = a[2 * f], ai = a[2 * f + 1], br = b[2 * f], bi = sign * b[2 * f + 1];
-        out[2 * f] = ar * br - ai * bi;
-        out[2 * f + 1] = ar * bi + ai * br;
-    }
-}
-
 size_t fftconv_cm_spectra_floats(int B, int C, int L)
 {
     return ((size_t)B + 1) * C * 2 * (size_t)fft_spectrum_stride(2 * L);
@@ -86,7 +75,7 @@ void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const f
                 float *yc = y + ((size_t)b * C + c) * L;
                 float *uspec = spectra ? input_spectrum(spectra, b, c, C, plan->stride) : s.uspec;
                 padded_spectrum(plan, uc, L, 1.0f, s.real, uspec);
-                spectrum_product(uspec, kspec, s.dspec, plan->bins, 0);
+                fft_spectrum_product(uspec, kspec, s.dspec, plan->bins, 0);
                 fft_backward(plan, s.dspec, s.real);
                 const float skip = bias ? bias[c] : 0.0f;
                 for (int t = 0; t < L; t++)
@@ -96,36 +85,53 @@ void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const f
     }
 }
 
+/* sum_t a[t] b[t] of two real n-point signals from their half spectra's product P_f = A_f conj(B_f)
+ * (Parseval): (P_0 + P_{n/2} + 2 sum_{0<f<n/2} Re P_f) / n, for even n. */
+static double parseval_dot(const float *product, int bins, int n)
+{
+    double sum = (double)product[0] + (double)product[2 * (bins - 1)];
+    for (int f = 1; f < bins - 1; f++)
+        sum += 2.0 * product[2 * f];
+    return sum / n;
+}
+
+/* Batch entry (b, c) of the backward from its spectra: du (L) = the correlation DY conj(K) + bias dy, and the
+ * kernel gradient's spectrum accumulates DY conj(U) in s->accum. */
+static void backward_entry(const FftPlan *plan, ConvScratch *s, const float *kspec, const float *uspec, float bias_c,
+                           const float *dy, float *du, int L)
+{
+    padded_spectrum(plan, dy, L, 1.0f, s->real, s->dspec);
+    fft_spectrum_accumulate_conj(s->accum, s->dspec, uspec, plan->bins);
+    fft_spectrum_product(s->dspec, kspec, s->dspec, plan->bins, 1);
+    fft_backward(plan, s->dspec, s->real);
+    for (int t = 0; t < L; t++)
+        du[t] = s->real[t] + bias_c * dy[t];
+}
+
+/* A channel's dk (+= the inverse of the accumulated spectrum, scaled by 1/n) and dbias (+= sum_b sum_t dy u,
+ * from the same spectrum by Parseval: u itself is not needed). */
+static void backward_finish(const FftPlan *plan, ConvScratch *s, float *dkc, float *dbias_c, int L)
+{
+    if (dbias_c)
+        *dbias_c += (float)parseval_dot(s->accum, plan->bins, plan->n);
+    fft_backward(plan, s->accum, s->real);
+    const float inv_n = 1.0f / (float)plan->n;
+    for (int t = 0; t < L; t++)
+        dkc[t] += s->real[t] * inv_n;
+}
+
 /* One channel of the backward: du for every batch entry, and this channel's dk and dbias. */
 static void backward_channel(const FftPlan *plan, ConvScratch *s, const float *kc, float bias_c, const float *u,
                              const float *dy, float *du, float *dkc, float *dbias_c, int B, int C, int L, int c)
 {
-    const float inv_n = 1.0f / (float)plan->n;
-    padded_spectrum(plan, kc, L, inv_n, s->real, s->kspec);
+    padded_spectrum(plan, kc, L, 1.0f / (float)plan->n, s->real, s->kspec);
     memset(s->accum, 0, 2 * (size_t)plan->bins * sizeof(float));
-    double skip_grad = 0.0;
     for (int b = 0; b < B; b++) {
         size_t row = ((size_t)b * C + c) * L;
         padded_spectrum(plan, u + row, L, 1.0f, s->real, s->uspec);
-        padded_spectrum(plan, dy + row, L, 1.0f, s->real, s->dspec);
-        /* dk spectrum accumulates DY conj(U); du is the correlation DY conj(K). */
-        for (int f = 0; f < plan->bins; f++) {
-            float dr = s->dspec[2 * f], di = s->dspec[2 * f + 1], ur = s->uspec[2 * f], ui = s->uspec[2 * f + 1];
-            s->accum[2 * f] += dr * ur + di * ui;
-            s->accum[2 * f + 1] += di * ur - dr * ui;
-        }
-        spectrum_product(s->dspec, s->kspec, s->dspec, plan->bins, 1);
-        fft_backward(plan, s->dspec, s->real);
-        for (int t = 0; t < L; t++) {
-            du[row + t] = s->real[t] + bias_c * dy[row + t];
-            skip_grad += (double)dy[row + t] * u[row + t];
-        }
+        backward_entry(plan, s, s->kspec, s->uspec, bias_c, dy + row, du + row, L);
     }
-    fft_backward(plan, s->accum, s->real);
-    for (int t = 0; t < L; t++)
-        dkc[t] += s->real[t] * inv_n;
-    if (dbias_c)
-        *dbias_c += (float)skip_grad;
+    backward_finish(plan, s, dkc, dbias_c, L);
 }
 
 void fftconv_cm_backward(const float *k, int k_stride, const float *bias, const float *u, const float *dy, float *du,
@@ -143,18 +149,7 @@ void fftconv_cm_backward(const float *k, int k_stride, const float *bias, const 
     }
 }
 
-/* sum_t a[t] b[t] of two real n-point signals from their half spectra's product P_f = A_f conj(B_f)
- * (Parseval): (P_0 + P_{n/2} + 2 sum_{0<f<n/2} Re P_f) / n, for even n. */
-static double parseval_dot(const float *product, int bins, int n)
-{
-    double sum = (double)product[0] + (double)product[2 * (bins - 1)];
-    for (int f = 1; f < bins - 1; f++)
-        sum += 2.0 * product[2 * f];
-    return sum / n;
-}
-
-/* One channel of the backward from the forward's spectra: no transform of u or k, and the skip's gradient
- * sum_t dy u from the spectra (Parseval) instead of u itself. */
+/* One channel of the backward from the forward's spectra: no transform of u or k. */
 static void backward_channel_from_spectra(const FftPlan *plan, ConvScratch *s, float *spectra, float bias_c,
                                           const float *dy, float *du, float *dkc, float *dbias_c, int B, int C,
                                           int L, int c)
@@ -163,24 +158,9 @@ static void backward_channel_from_spectra(const FftPlan *plan, ConvScratch *s, f
     memset(s->accum, 0, 2 * (size_t)plan->bins * sizeof(float));
     for (int b = 0; b < B; b++) {
         size_t row = ((size_t)b * C + c) * L;
-        const float *uspec = input_spectrum(spectra, b, c, C, plan->stride);
-        padded_spectrum(plan, dy + row, L, 1.0f, s->real, s->dspec);
-        for (int f = 0; f < plan->bins; f++) {
-            float dr = s->dspec[2 * f], di = s->dspec[2 * f + 1], ur = uspec[2 * f], ui = uspec[2 * f + 1];
-            s->accum[2 * f] += dr * ur + di * ui;
-            s->accum[2 * f + 1] += di * ur - dr * ui;
-        }
-        spectrum_product(s->dspec, kspec, s->dspec, plan->bins, 1);
-        fft_backward(plan, s->dspec, s->real);
-        for (int t = 0; t < L; t++)
-            du[row + t] = s->real[t] + bias_c * dy[row + t];
+        backward_entry(plan, s, kspec, input_spectrum(spectra, b, c, C, plan->stride), bias_c, dy + row, du + row, L);
     }
-    if (dbias_c)
-        *dbias_c += (float)parseval_dot(s->accum, plan->bins, plan->n);
-    fft_backward(plan, s->accum, s->real);
-    const float inv_n = 1.0f / (float)plan->n;
-    for (int t = 0; t < L; t++)
-        dkc[t] += s->real[t] * inv_n;
+    backward_finish(plan, s, dkc, dbias_c, L);
 }
 
 void fftconv_cm_backward_from_spectra(float *spectra, const float *bias, const float *dy, float *du, float *dk,
@@ -201,14 +181,14 @@ void fftconv_cm_backward_from_spectra(float *spectra, const float *bias, const f
 /* Real FFT of n points: 2.5 n log2 n. Spectrum product: 6 per bin (complex multiply), + 2 per bin for an
  * accumulating one. Forward per channel: kernel FFT (scaling L) + per batch entry: FFT, product, inverse,
  * skip 2L (multiply-add; without bias 0). Backward per channel: kernel FFT + scaling, per batch entry two
- * FFTs, the accumulating product, the du product, an inverse, du skip 2L, dbias 2L; then the dk inverse and
- * its scaled accumulation 2L. */
+ * FFTs (u, dy), the accumulating product, the du product, an inverse, du skip 2L; then the dbias Parseval
+ * sum (2 per bin) and the dk inverse with its scaled accumulation 2L. */
 OpFlops fftconv_cm_flops(int B, int C, int L, int has_bias)
 {
     double n = 2.0 * L, bins = L + 1.0, fft = 2.5 * n * log2(n);
-    double skip = has_bias ? 2.0 * L : 0.0;
+    double skip = has_bias ? 2.0 * L : 0.0, parseval = has_bias ? 2.0 * bins : 0.0;
     double fwd = C * (fft + L) + (double)B * C * (2.0 * fft + 6.0 * bins + skip);
-    double bwd = C * (fft + L) + (double)B * C * (3.0 * fft + 14.0 * bins + 2.0 * skip) + C * (fft + 2.0 * L);
+    double bwd = C * (fft + L) + (double)B * C * (3.0 * fft + 14.0 * bins + skip) + C * (fft + 2.0 * L + parseval);
     return (OpFlops){fwd, bwd};
 }
 
@@ -281,13 +261,12 @@ void fftconv_backward(const FftconvConfig *cfg, const float *params, const float
     core_transpose(du, dx, B, D, L);
 }
 
-/* The operator's backward starts from the saved spectra: per batch entry the dy transform, the accumulating
- * product, the du product, an inverse, du skip 2L; per channel the dk inverse, its scaled accumulation 2L
- * and the Parseval sum for dbias (2 per bin). */
+/* The operator's backward starts from the saved spectra: the engine's backward without the kernel transform
+ * and scaling (per channel) and the u transform (per batch entry). */
 OpFlops fftconv_flops(const FftconvConfig *cfg, int B, int L)
 {
-    const double C = cfg->d_model, n = 2.0 * L, bins = L + 1.0, fft = 2.5 * n * log2(n);
+    const double C = cfg->d_model, n = 2.0 * L, fft = 2.5 * n * log2(n);
     OpFlops f = fftconv_cm_flops(B, cfg->d_model, L, 1);
-    f.backward = (double)B * C * (2.0 * fft + 14.0 * bins + 2.0 * L) + C * (fft + 2.0 * L + 2.0 * bins);
+    f.backward -= C * (fft + L) + (double)B * C * fft;
     return f;
 }

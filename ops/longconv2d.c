@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fft.h"
 #include "fft2d.h"
 #include "hyena.h"
 #include "hyena_filter.h"
@@ -56,17 +57,6 @@ static void padded_spectrum(const Fft2dPlan *plan, const float *src, int H, int 
     fft2d_forward(plan, real, spec);
 }
 
-/* out[f] = a[f] * b[f] (conj_b: * conj(b[f])), complex, over bins. */
-static void spectrum_product(const float *a, const float *b, float *out, int bins, int conj_b)
-{
-    const float sign = conj_b ? -1.0f : 1.0f;
-    for (int f = 0; f < bins; f++) {
-        float ar = a[2 * f], ai = a[2 * f + 1], br = b[2 * f], bi = sign * b[2 * f + 1];
-        out[2 * f] = ar * br - ai * bi;
-        out[2 * f + 1] = ar * bi + ai * br;
-    }
-}
-
 void longconv2d_cm_forward(const float *k, const float *bias, const float *u, float *y, int B, int C, int H, int W,
                            Workspace *ws)
 {
@@ -90,7 +80,7 @@ void longconv2d_cm_forward(const float *k, const float *bias, const float *u, fl
                 const float *uc = u + ((size_t)b * C + c) * L;
                 float *yc = y + ((size_t)b * C + c) * L;
                 padded_spectrum(plan, uc, H, W, 0, 0, 1.0f, s.real, s.uspec);
-                spectrum_product(s.uspec, s.kspec, s.uspec, plan->bins, 0);
+                fft_spectrum_product(s.uspec, s.kspec, s.uspec, plan->bins, 0);
                 fft2d_backward(plan, s.uspec, s.real);
                 const float skip = bias ? bias[c] : 0.0f;
                 for (int p = 0; p < H; p++) /* crop the centred window of the full convolution */
@@ -117,12 +107,8 @@ static void backward_channel(const Fft2dPlan *plan, Conv2dScratch *s, const floa
         const size_t at = ((size_t)b * C + c) * L;
         padded_spectrum(plan, u + at, H, W, 0, 0, 1.0f, s->real, s->uspec);
         padded_spectrum(plan, dy + at, H, W, H / 2, W / 2, 1.0f, s->real, s->dspec);
-        for (int f = 0; f < plan->bins; f++) { /* accum += DY conj(U) */
-            float dr = s->dspec[2 * f], di = s->dspec[2 * f + 1], ur = s->uspec[2 * f], ui = s->uspec[2 * f + 1];
-            s->accum[2 * f] += dr * ur + di * ui;
-            s->accum[2 * f + 1] += di * ur - dr * ui;
-        }
-        spectrum_product(s->dspec, s->kspec, s->dspec, plan->bins, 1);
+        fft_spectrum_accumulate_conj(s->accum, s->dspec, s->uspec, plan->bins); /* accum += DY conj(U) */
+        fft_spectrum_product(s->dspec, s->kspec, s->dspec, plan->bins, 1);
         fft2d_backward(plan, s->dspec, s->real);
         for (int p = 0; p < H; p++)
             for (int q = 0; q < W; q++) {
