@@ -14,6 +14,11 @@ int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, siz
 int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+/* CIFAR-10 (exp_cifar*.c). */
+int exp_cifar_fff(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_scifar(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_cifar_2d(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 
 /* Configures an operator from a literal config; -1 with a message if the config is invalid. */
 int exp_configure(Op *op, const char *name, const char *config, char *err, size_t errlen);

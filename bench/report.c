@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "h5io.h"
+#include "report_cifar.h"
 
 /* How a published number is tested: the attribute of a results file that measures it, and which side of the
  * published value counts as reproducing the claim (+1: at least as high, -1: at most as high). */
@@ -39,6 +40,19 @@ static const ClaimRule rules[] = {
      "FFF depth 12, leaf width 1 vs dense ffn of width 4096, D=768, batch 1 (fair timing, see channel_speed)"},
     {"ufb_cpu_speedup", "channel_speed", "/", "speedup_ufb_w4096_b1", +1, 1.0,
      "UltraFastBERT FFF depth 11 (4095 neurons) vs dense ffn width 4096, D=768, batch 1"},
+    {"fff_vit_neurons", "cifar_vit", "/", "fff_accuracy_retained_pct", +1, 1.0,
+     "small ViT on CIFAR-10 (patch 4): test accuracy of FFF channels (leaf 1, hard routing) over ffn channels of "
+     "equal training width; the neuron fraction is in the CIFAR-10 section below"},
+    {"hyena_vit_gap_p8", "cifar_vit", "/", "vit_minus_hyena_test_acc", -1, 1.0,
+     "small ViT on CIFAR-10 (patch 4): attention minus Hyena mixer test accuracy, points"},
+    {"hyena_scifar", "scifar", "runs/hyena", "test_acc", +1, 1.0,
+     "Hyena blocks over the 1024-pixel sequence; test accuracy"},
+    {"hyena_cifar2d", "cifar_2d", "runs/longconv2d", "test_acc", +1, 1.0,
+     "isometric network with 2D long convolutions; test accuracy"},
+    {"fff_cifar10_ff_repro", "cifar_fff", "/", "widest_ff_test_acc", +1, 1.0,
+     "FF of the widest training width (128 in default), 5 epochs; test accuracy"},
+    {"fff_cifar10_fff_repro", "cifar_fff", "/", "widest_fff_test_acc_infer", +1, 1.0,
+     "FFF of the same training width (leaf 8, hard routing), 5 epochs; test accuracy"},
 };
 
 static const ClaimRule *rule_for(const char *claim)
@@ -149,12 +163,17 @@ int report_write(const char *published_tsv, const char *results_dir, const char 
     while (fgets(line, sizeof line, in))
         if (line[0] != '#' && strncmp(line, "claim_id\t", 9) != 0 && parse_row(line, &row) == 0)
             write_row(out, &row, results_dir);
+    report_cifar_sections(out, results_dir);
     fprintf(out, "\n## Figures\n\n"
                  "![runtime vs sequence length](figures/ops_scaling.png)\n\n"
                  "![channel mixers: speedup over dense ffn](figures/channel_speed.png)\n\n"
                  "![subq vs PyTorch](figures/peers.png)\n\n"
                  "![tiny Shakespeare validation loss](figures/lm_shakespeare.png)\n\n"
-                 "![associative recall accuracy vs length](figures/assoc_recall.png)\n");
+                 "![associative recall accuracy vs length](figures/assoc_recall.png)\n\n"
+                 "![flattened CIFAR-10: FF vs FFF vs MoE](figures/cifar_fff.png)\n\n"
+                 "![ViT on CIFAR-10: test accuracy during training](figures/cifar_vit.png)\n\n"
+                 "![sequential CIFAR-10: test accuracy during training](figures/scifar.png)\n\n"
+                 "![CIFAR-10 isometric networks: 3x3 vs 2D long convolutions](figures/cifar_2d.png)\n");
     fclose(in);
     if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
         remove(tmp);

@@ -24,6 +24,11 @@ static const Experiment experiments[] = {
     {"assoc_recall", "associative recall accuracy of hyena, attention and s4d over vocabularies and lengths",
      exp_assoc_recall},
     {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers},
+    {"cifar_fff", "flattened CIFAR-10: FF vs FFF vs MoE at equal training width, memorisation and generalisation",
+     exp_cifar_fff},
+    {"cifar_vit", "small ViT on CIFAR-10 (patch 4): attention vs hyena mixers, ffn vs fff channels", exp_cifar_vit},
+    {"scifar", "sequential CIFAR-10 (1024 pixels as tokens): s4d vs hyena", exp_scifar},
+    {"cifar_2d", "isometric CIFAR-10 network: 3x3 convolutions vs 2D long convolutions (Hyena-ISO)", exp_cifar_2d},
 };
 
 int repro_profile_from_name(const char *name, ReproProfile *out)

@@ -29,6 +29,8 @@ const ConfigField attention_config_fields[] = {
     {"n_heads", CONFIG_INT, offsetof(AttentionConfig, n_heads), "4", NULL, "heads H (D % H == 0)"},
     {"impl", CONFIG_ENUM, offsetof(AttentionConfig, impl), "naive", "naive|tiled",
      "naive: L x L probabilities; tiled: online softmax, O(L) memory"},
+    {"causal", CONFIG_INT, offsetof(AttentionConfig, causal), "1", NULL,
+     "1: query t sees keys s <= t; 0: every key (bidirectional, ViT)"},
 };
 const int attention_config_field_count = sizeof attention_config_fields / sizeof attention_config_fields[0];
 
@@ -58,6 +60,10 @@ int attention_validate(const AttentionConfig *cfg, char *err, size_t errlen)
     }
     if (cfg->impl != ATTENTION_NAIVE && cfg->impl != ATTENTION_TILED) {
         snprintf(err, errlen, "attention: impl must be naive or tiled");
+        return -1;
+    }
+    if (cfg->causal != 0 && cfg->causal != 1) {
+        snprintf(err, errlen, "attention: causal must be 0 or 1 (got %d)", cfg->causal);
         return -1;
     }
     return 0;
@@ -102,12 +108,13 @@ void attention_init(const AttentionConfig *cfg, float *params, Rng *rng)
 typedef struct AttnDims {
     int B, L, D, H, hd;
     float scale; /* 1 / sqrt(hd) */
+    int causal;
 } AttnDims;
 
 static AttnDims attention_dims(const AttentionConfig *cfg, int B, int L)
 {
     int hd = cfg->d_model / cfg->n_heads;
-    return (AttnDims){B, L, cfg->d_model, cfg->n_heads, hd, 1.0f / sqrtf((float)hd)};
+    return (AttnDims){B, L, cfg->d_model, cfg->n_heads, hd, 1.0f / sqrtf((float)hd), cfg->causal};
 }
 
 static size_t qkv_floats(const AttnDims *d) { return (size_t)d->B * d->L * 3 * d->D; }
@@ -157,25 +164,26 @@ static AttnHead head_view(const AttnDims *d, const float *qkv, const float *o, i
 
 /* ---- naive kernel: one head at a time, whole L x L matrices through threaded BLAS ---- */
 
-/* Row t of p (L, L) holds scaled scores; keep s <= t, softmax them, zero the rest. */
-static void naive_softmax_rows(float *p, int L)
+/* Row t of p (L, L) holds scaled scores; keep s <= t (every s when not causal), softmax them, zero the rest. */
+static void naive_softmax_rows(float *p, int L, int causal)
 {
 #pragma omp parallel for schedule(dynamic, 16) if (L >= NAIVE_PARALLEL_ROWS)
     for (int t = 0; t < L; t++) {
         float *row = p + (size_t)t * L;
+        const int last = causal ? t : L - 1;
         float row_max = row[0], sum = 0.0f;
 #pragma omp simd reduction(max : row_max)
-        for (int s = 1; s <= t; s++)
+        for (int s = 1; s <= last; s++)
             row_max = row[s] > row_max ? row[s] : row_max;
 #pragma omp simd reduction(+ : sum)
-        for (int s = 0; s <= t; s++) {
+        for (int s = 0; s <= last; s++) {
             row[s] = expf(row[s] - row_max);
             sum += row[s];
         }
         float inv = 1.0f / sum;
-        for (int s = 0; s <= t; s++)
+        for (int s = 0; s <= last; s++)
             row[s] *= inv;
-        memset(row + t + 1, 0, (size_t)(L - 1 - t) * sizeof(float));
+        memset(row + last + 1, 0, (size_t)(L - 1 - last) * sizeof(float));
     }
 }
 
@@ -187,25 +195,26 @@ static void naive_core_forward(const AttnDims *d, const float *qkv, float *ctx, 
             AttnHead hv = head_view(d, qkv, ctx, b, h);
             float *p = probs + ((size_t)b * d->H + h) * L * L; /* (L, L) */
             gemm(false, true, L, L, d->hd, d->scale, hv.q, ld, hv.k, ld, 0.0f, p, L);
-            naive_softmax_rows(p, L);
+            naive_softmax_rows(p, L, d->causal);
             gemm(false, false, L, d->hd, L, 1.0f, p, L, hv.v, ld, 0.0f, hv.o, d->D);
         }
 }
 
-/* ds (L, L) holds dP on entry; leaves dS = P * (dP - rowsum(P * dP)), zero above the diagonal. */
-static void naive_softmax_backward_rows(const float *p, float *ds, int L)
+/* ds (L, L) holds dP on entry; leaves dS = P * (dP - rowsum(P * dP)), zero above the diagonal when causal. */
+static void naive_softmax_backward_rows(const float *p, float *ds, int L, int causal)
 {
 #pragma omp parallel for schedule(dynamic, 16) if (L >= NAIVE_PARALLEL_ROWS)
     for (int t = 0; t < L; t++) {
         const float *prow = p + (size_t)t * L;
+        const int last = causal ? t : L - 1;
         float *drow = ds + (size_t)t * L, dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-        for (int s = 0; s <= t; s++)
+        for (int s = 0; s <= last; s++)
             dot += prow[s] * drow[s];
 #pragma omp simd
-        for (int s = 0; s <= t; s++)
+        for (int s = 0; s <= last; s++)
             drow[s] = prow[s] * (drow[s] - dot);
-        memset(drow + t + 1, 0, (size_t)(L - 1 - t) * sizeof(float));
+        memset(drow + last + 1, 0, (size_t)(L - 1 - last) * sizeof(float));
     }
 }
 
@@ -220,7 +229,7 @@ static void naive_core_backward(const AttnDims *d, const float *qkv, const float
             const float *p = probs + ((size_t)b * d->H + h) * L * L;
             gemm(true, false, L, hd, L, 1.0f, p, L, hv.o, d->D, 0.0f, g.v, ld);         /* dV = P^T dO */
             gemm(false, true, L, L, hd, 1.0f, hv.o, d->D, hv.v, ld, 0.0f, ds, L);       /* dP = dO V^T */
-            naive_softmax_backward_rows(p, ds, L);
+            naive_softmax_backward_rows(p, ds, L, d->causal);
             gemm(false, false, L, hd, L, d->scale, ds, L, hv.k, ld, 0.0f, g.q, ld);     /* dQ = dS K / sqrt(hd) */
             gemm(true, false, L, hd, L, d->scale, ds, L, hv.q, ld, 0.0f, g.k, ld);      /* dK = dS^T Q / sqrt(hd) */
         }
@@ -264,11 +273,11 @@ static void online_softmax_update(float *s, int lds, int nq, int nk, int diag, f
     }
 }
 
-/* Output rows [q0, q0 + nq) of one head: o = softmax(q k^T / sqrt(hd)) v over keys s <= t, and the rows'
- * log-sum-exp. s: (FWD_QUERY_BLOCK, FWD_KEY_BLOCK) scratch. */
+/* Output rows [q0, q0 + nq) of one head: o = softmax(q k^T / sqrt(hd)) v over keys s <= t (all keys when not
+ * causal), and the rows' log-sum-exp. s: (FWD_QUERY_BLOCK, FWD_KEY_BLOCK) scratch. */
 static void tiled_query_block(const AttnDims *d, const AttnHead *hv, float *lse, int q0, int nq, float *s)
 {
-    const int ld = 3 * d->D, hd = d->hd, key_end = q0 + nq;
+    const int ld = 3 * d->D, hd = d->hd, key_end = d->causal ? q0 + nq : d->L;
     float m[FWD_QUERY_BLOCK], l[FWD_QUERY_BLOCK];
     float *o = hv->o + (size_t)q0 * d->D;
     for (int i = 0; i < nq; i++) {
@@ -280,7 +289,8 @@ static void tiled_query_block(const AttnDims *d, const AttnHead *hv, float *lse,
         int nk = key_end - k0 < FWD_KEY_BLOCK ? key_end - k0 : FWD_KEY_BLOCK;
         gemm(false, true, nq, nk, hd, d->scale, hv->q + (size_t)q0 * ld, ld, hv->k + (size_t)k0 * ld, ld, 0.0f, s,
              FWD_KEY_BLOCK);
-        online_softmax_update(s, FWD_KEY_BLOCK, nq, nk, q0 - k0, m, l, o, d->D, hd);
+        /* Not causal: a diagonal offset of a whole tile makes every column visible to every row. */
+        online_softmax_update(s, FWD_KEY_BLOCK, nq, nk, d->causal ? q0 - k0 : FWD_KEY_BLOCK, m, l, o, d->D, hd);
         gemm(false, false, nq, hd, nk, 1.0f, s, FWD_KEY_BLOCK, hv->v + (size_t)k0 * ld, ld, 1.0f, o, d->D);
     }
     for (int i = 0; i < nq; i++) {
@@ -353,13 +363,14 @@ static void tiled_backward_tile(const AttnDims *d, const AttnHead *hv, const Att
     const int ldt = BWD_KEY_BLOCK;
     gemm(false, true, nq, nk, hd, d->scale, q, ld, k, ld, 0.0f, t->p, ldt);   /* S = Q K^T / sqrt(hd) */
     gemm(false, true, nq, nk, hd, 1.0f, dout, d->D, v, ld, 0.0f, t->dp, ldt); /* dP = dO V^T */
-    tile_softmax_backward(t->p, t->dp, nq, nk, q0 - k0, lse + q0, t->drow + q0);
+    tile_softmax_backward(t->p, t->dp, nq, nk, d->causal ? q0 - k0 : BWD_KEY_BLOCK, lse + q0, t->drow + q0);
     gemm(true, false, nk, hd, nq, 1.0f, t->p, ldt, dout, d->D, 1.0f, dv, ld);  /* dV += P^T dO */
     gemm(false, false, nq, hd, nk, d->scale, t->dp, ldt, k, ld, 1.0f, dq, ld); /* dQ += dS K / sqrt(hd) */
     gemm(true, false, nk, hd, nq, d->scale, t->dp, ldt, q, ld, 1.0f, dk, ld);  /* dK += dS^T Q / sqrt(hd) */
 }
 
-/* A whole head: key blocks outer (their dK, dV rows stay in cache), query blocks from the diagonal down. */
+/* A whole head: key blocks outer (their dK, dV rows stay in cache), query blocks from the diagonal down (all
+ * query blocks when not causal). */
 static void tiled_backward_head(const AttnDims *d, const float *qkv, const float *ctx, const float *dctx,
                                 float *dqkv, const float *lse, const BwdTiles *t, int b, int h)
 {
@@ -378,7 +389,7 @@ static void tiled_backward_head(const AttnDims *d, const float *qkv, const float
     }
     for (int k0 = 0; k0 < L; k0 += BWD_KEY_BLOCK) {
         int nk = L - k0 < BWD_KEY_BLOCK ? L - k0 : BWD_KEY_BLOCK;
-        for (int q0 = k0 / BWD_QUERY_BLOCK * BWD_QUERY_BLOCK; q0 < L; q0 += BWD_QUERY_BLOCK) {
+        for (int q0 = d->causal ? k0 / BWD_QUERY_BLOCK * BWD_QUERY_BLOCK : 0; q0 < L; q0 += BWD_QUERY_BLOCK) {
             int nq = L - q0 < BWD_QUERY_BLOCK ? L - q0 : BWD_QUERY_BLOCK;
             tiled_backward_tile(d, &hv, &g, lse, t, q0, nq, k0, nk);
         }
@@ -440,7 +451,8 @@ void attention_backward(const AttentionConfig *cfg, const float *params, const f
     gemm_linear_backward_input(dqkv, p.in_w, dx, rows, D, 3 * D, 0.0f);
 }
 
-/* Useful causal work, per (b, h) and per (query t, key s <= t) pair, hd = D / H:
+/* Useful work, per (b, h) and per visible (query t, key s) pair (s <= t when causal, every s otherwise),
+ * hd = D / H:
  *   forward:  q.k 2hd, * 1/sqrt(hd) 1, softmax 4 (subtract the row max, exp, add to the row sum, divide
  *             by it), p * v 2hd  ->  4hd + 5
  *   backward: dP = dO.v 2hd, dV += p dO 2hd, rowsum(P * dP) 2, dS = P (dP - rowsum) 2,
@@ -451,7 +463,7 @@ OpFlops attention_flops(const AttentionConfig *cfg, int B, int L)
 {
     const int D = cfg->d_model;
     const double rows = (double)B * L, hd = (double)D / cfg->n_heads;
-    const double pairs = (double)B * cfg->n_heads * ((double)L * (L + 1) / 2.0);
+    const double pairs = (double)B * cfg->n_heads * (cfg->causal ? (double)L * (L + 1) / 2.0 : (double)L * L);
     double fwd = gemm_linear_flops_forward(rows, D, 3 * D, 1) + pairs * (4.0 * hd + 5.0) +
                  gemm_linear_flops_forward(rows, D, D, 1);
     double bwd = gemm_linear_flops_backward(rows, D, D, 1) + pairs * (8.0 * hd + 5.0) +

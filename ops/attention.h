@@ -1,6 +1,7 @@
 /* attention: causal multi-head self-attention with the semantics and parameter names of
  * torch.nn.MultiheadAttention(d_model, n_heads, batch_first=True) called with a causal mask
- * (query t sees keys s <= t), no dropout.
+ * (query t sees keys s <= t), no dropout. With causal=0 there is no mask: every query sees all L keys
+ * (bidirectional, as in a ViT encoder).
  *
  * Parameters (PyTorch names, in named_parameters() order):
  *   in_proj_weight  (3D, D)  rows [0,D) make q, [D,2D) k, [2D,3D) v
@@ -14,7 +15,7 @@
  *   tiled: FlashAttention's online softmax over key tiles, keeps only the output and the per-row
  *          log-sum-exp (O(B L D) memory), and recomputes the scores tile by tile in backward.
  * Both skip nothing observable: they agree to round-off, forward and backward.
- * Config string: "d_model=64,n_heads=4,impl=naive" (impl: naive|tiled).
+ * Config string: "d_model=64,n_heads=4,impl=naive,causal=1" (impl: naive|tiled; causal: 1 (default) or 0).
  */
 #ifndef SUBQ_ATTENTION_H
 #define SUBQ_ATTENTION_H
@@ -28,7 +29,8 @@ typedef enum AttentionImpl { ATTENTION_NAIVE = 0, ATTENTION_TILED = 1 } Attentio
 typedef struct AttentionConfig {
     int d_model;
     int n_heads;
-    int impl; /* AttentionImpl */
+    int impl;   /* AttentionImpl */
+    int causal; /* 1: query t sees keys s <= t; 0: all keys (bidirectional) */
 } AttentionConfig;
 
 extern const ConfigField attention_config_fields[];
@@ -48,8 +50,9 @@ void attention_forward(const AttentionConfig *cfg, const float *params, const fl
 /* Writes dx (B, L, D); accumulates (+=) into dparams (laid out like params). */
 void attention_backward(const AttentionConfig *cfg, const float *params, const float *x, const float *act,
                         const float *dy, float *dx, float *dparams, int B, int L, Workspace *ws);
-/* Analytic FLOPs of the causal computation: the useful work, identical for both kernels (neither the naive
- * kernel's masked upper triangle nor the tiled kernel's recomputation in backward is counted). */
+/* Analytic FLOPs: the useful work, identical for both kernels (neither the naive kernel's masked upper
+ * triangle nor the tiled kernel's recomputation in backward is counted); L (L+1) / 2 query-key pairs per head
+ * when causal, L^2 when not. */
 OpFlops attention_flops(const AttentionConfig *cfg, int B, int L);
 
 #endif

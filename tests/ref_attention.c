@@ -10,7 +10,11 @@
 typedef struct RefDims {
     int B, L, D, H, hd;
     double scale;
+    int causal; /* 1: query t sees keys s <= t; 0: all L keys */
 } RefDims;
+
+/* The last key query t sees. */
+static int last_key(const RefDims *d, int t) { return d->causal ? t : d->L - 1; }
 
 static size_t qkv_at(const RefDims *d, int b, int t, int part, int h)
 {
@@ -37,42 +41,44 @@ static void axpy(double *acc, double w, const double *a, int n, double *flops)
         acc[c] += w * a[c];
 }
 
-/* Query t of head (b, h): p[s] for s <= t (row of probs) and ctx_t = sum_s p[s] v_s. */
+/* Query t of head (b, h): p[s] for s <= last_key (row of probs) and ctx_t = sum_s p[s] v_s. */
 static void ref_query_forward(const RefDims *d, const double *qkv, double *ctx, double *p, int b, int h, int t,
                               double *flops)
 {
     const double *q = qkv + qkv_at(d, b, t, 0, h);
+    const int last = last_key(d, t);
     double max = -INFINITY, sum = 0.0;
-    for (int s = 0; s <= t; s++) {
+    for (int s = 0; s <= last; s++) {
         p[s] = dot(q, qkv + qkv_at(d, b, s, 1, h), d->hd, flops) * d->scale;
         *flops += 1;
         max = p[s] > max ? p[s] : max;
     }
-    for (int s = 0; s <= t; s++, *flops += 3) {
+    for (int s = 0; s <= last; s++, *flops += 3) {
         p[s] = exp(p[s] - max);
         sum += p[s];
     }
     double *out = ctx + ctx_at(d, b, t, h);
-    for (int s = 0; s <= t; s++) {
+    for (int s = 0; s <= last; s++) {
         p[s] /= sum;
         *flops += 1;
         axpy(out, p[s], qkv + qkv_at(d, b, s, 2, h), d->hd, flops);
     }
 }
 
-/* Query t of head (b, h) backward: from dctx_t and the row p, adds into dq_t, dk_s, dv_s (s <= t). */
+/* Query t of head (b, h) backward: from dctx_t and the row p, adds into dq_t, dk_s, dv_s (s <= last_key). */
 static void ref_query_backward(const RefDims *d, const double *qkv, const double *dctx, const double *p,
                                double *dqkv, double *dp, int b, int h, int t, double *flops)
 {
     const double *dout = dctx + ctx_at(d, b, t, h);
+    const int last = last_key(d, t);
     double row_dot = 0.0;
-    for (int s = 0; s <= t; s++) {
+    for (int s = 0; s <= last; s++) {
         dp[s] = dot(dout, qkv + qkv_at(d, b, s, 2, h), d->hd, flops);
         axpy(dqkv + qkv_at(d, b, s, 2, h), p[s], dout, d->hd, flops);
     }
-    for (int s = 0; s <= t; s++, *flops += 2)
+    for (int s = 0; s <= last; s++, *flops += 2)
         row_dot += p[s] * dp[s];
-    for (int s = 0; s <= t; s++) {
+    for (int s = 0; s <= last; s++) {
         double ds = p[s] * (dp[s] - row_dot) * d->scale; /* sub, mul, mul */
         *flops += 3;
         axpy(dqkv + qkv_at(d, b, t, 0, h), ds, qkv + qkv_at(d, b, s, 1, h), d->hd, flops);
@@ -115,7 +121,7 @@ int ref_attention(const AttentionConfig *cfg, const float *params, const float *
                   double *y, double *dx, double *dparams, double *flops_forward, double *flops_backward)
 {
     const int D = cfg->d_model, H = cfg->n_heads, rows = B * L;
-    RefDims d = {B, L, D, H, D / H, 1.0 / sqrt((double)(D / H))};
+    RefDims d = {B, L, D, H, D / H, 1.0 / sqrt((double)(D / H)), cfg->causal};
     ParamSpec s[4];
     attention_param_specs(cfg, s); /* in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias */
     RefBufs r;

@@ -1,5 +1,5 @@
 /* ref_attention: a plain-loop causal multi-head self-attention in double precision, written from the
- * semantics of torch.nn.MultiheadAttention (batch_first, causal mask, no dropout), not from
+ * semantics of torch.nn.MultiheadAttention (batch_first, causal mask unless cfg->causal == 0, no dropout), not from
  * ops/attention.c: in-projection, per (b, h, t) a softmax over the keys s <= t, out-projection, and the
  * backward of all three for the loss sum(y * dy). Parameters are located through attention_param_specs.
  *

@@ -323,5 +323,74 @@ Test(attention, config_rejects_heads_that_do_not_divide_the_width)
     cr_assert_eq(op_configure(&op, "attention", "d_model=12,n_heads=3,impl=tiled", err, sizeof err), 0, "%s", err);
     cr_expect_eq(op.cfg.attention.impl, ATTENTION_TILED);
     cr_assert_eq(op_config_string(&op, text, sizeof text), 0);
-    cr_expect_str_eq(text, "d_model=12,n_heads=3,impl=tiled");
+    cr_expect_str_eq(text, "d_model=12,n_heads=3,impl=tiled,causal=1");
+    cr_expect_eq(op_configure(&op, "attention", "d_model=12,n_heads=3,causal=2", err, sizeof err), -1);
+}
+
+/* ---- bidirectional attention (causal=0, the ViT encoder's) ---- */
+
+/* Both kernels, forward and backward, against the double reference without a mask, across the tile sizes. */
+Test(attention, bidirectional_kernels_match_double_reference_on_odd_lengths)
+{
+    const char *impls[] = {"naive", "tiled"};
+    const int lengths[] = {1, 5, 65, 200, 257};
+    char shape[96], what[128];
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < N_SHAPES; s++)
+            for (int i = 0; i < (int)(sizeof lengths / sizeof lengths[0]); i++) {
+                OpFixture fx;
+                snprintf(shape, sizeof shape, "%s,causal=0", shapes[s]);
+                setup(&fx, shape, impls[k], 2, lengths[i], 400 + i);
+                fixture_backward(&fx);
+                RefResult ref = run_reference(&fx);
+                double err = max_scaled_diff(fx.y, ref.y, (size_t)fx.B * fx.L * fx.d_out, REF_FLOOR);
+                cr_expect_leq(err, REF_TOL, "%s %s L=%d: y differs from the reference by %.3g", impls[k], shape,
+                              lengths[i], err);
+                snprintf(what, sizeof what, "%s %s L=%d vs reference", impls[k], shape, lengths[i]);
+                expect_gradients_close(&fx, ref.dx, ref.dparams, what);
+                free_reference(&ref);
+                fixture_teardown(&fx);
+            }
+}
+
+Test(attention, bidirectional_gradients_match_finite_differences)
+{
+    expect_gradients_match_finite_differences("d_model=8,n_heads=2,causal=0", "naive", 2, 5);
+    expect_gradients_match_finite_differences("d_model=6,n_heads=2,causal=0", "tiled", 1, 140); /* > 2 blocks */
+}
+
+Test(attention, bidirectional_flops_count_every_query_key_pair)
+{
+    OpFixture naive, tiled;
+    setup(&naive, "d_model=12,n_heads=3,causal=0", "naive", 2, 5, 5);
+    setup(&tiled, "d_model=12,n_heads=3,causal=0", "tiled", 2, 5, 5);
+    RefResult ref = run_reference(&naive);
+    OpFlops f = op_flops(&naive.op, 2, 5), g = op_flops(&tiled.op, 2, 5);
+    cr_expect_eq(f.forward, ref.flops_forward, "forward flops %.0f, counted %.0f", f.forward, ref.flops_forward);
+    cr_expect_eq(f.backward, ref.flops_backward, "backward flops %.0f, counted %.0f", f.backward,
+                 ref.flops_backward);
+    cr_expect(f.forward == g.forward && f.backward == g.backward, "naive and tiled count the same work");
+    free_reference(&ref);
+    fixture_teardown(&naive);
+    fixture_teardown(&tiled);
+}
+
+/* Without the mask the first query sees the last key: changing the last token moves output 0. */
+Test(attention, bidirectional_first_output_sees_the_last_token)
+{
+    const char *impls[] = {"naive", "tiled"};
+    const int L = 150;
+    for (int k = 0; k < 2; k++) {
+        OpFixture fx;
+        setup(&fx, "d_model=16,n_heads=4,causal=0", impls[k], 1, L, 17);
+        fixture_forward(&fx);
+        float before[16];
+        memcpy(before, fx.y, sizeof before);
+        for (int c = 0; c < fx.d_in; c++)
+            fx.x[(size_t)(L - 1) * fx.d_in + c] += 0.5f;
+        fixture_forward(&fx);
+        double moved = max_scaled_diff(fx.y, before, 16, REF_FLOOR);
+        cr_expect_gt(moved, 1e-4, "%s: output 0 did not react to token %d (%.3g)", impls[k], L - 1, moved);
+        fixture_teardown(&fx);
+    }
 }

@@ -1,0 +1,317 @@
+#include "train_cls.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adamw.h"
+#include "timing.h"
+
+/* ---- CIFAR-10 as a ClsData ---- */
+
+static int cifar_train(void *ctx, uint64_t index, int B, float *images, int *labels, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    ClsCifar *c = ctx;
+    cifar_train_batch(&c->sampler, index, B, images, labels);
+    return 0;
+}
+
+static int cifar_eval(void *ctx, int split, int first, int B, float *images, int *labels)
+{
+    ClsCifar *c = ctx;
+    return cifar_eval_batch(split == CLS_SPLIT_TRAIN ? c->train : c->test, &c->sampler.norm, first, B, images,
+                            labels);
+}
+
+int cls_cifar_init(ClsCifar *c, const CifarSet *train, const CifarSet *test, const CifarAugment *augment,
+                   uint64_t seed, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    CifarNorm norm = cifar_norm_default();
+    if (cifar_sampler_init(&c->sampler, train, &norm, augment, seed, err, errlen) != 0)
+        return -1;
+    c->train = train, c->test = test;
+    c->data = (ClsData){c, cifar_train, cifar_eval, {train->n, test->n}};
+    return 0;
+}
+
+void cls_cifar_free(ClsCifar *c) { cifar_sampler_free(&c->sampler); }
+
+/* ---- configuration, state and log ---- */
+
+ClsTrainConfig cls_train_defaults(int steps, float lr)
+{
+    ClsTrainConfig c;
+    memset(&c, 0, sizeof c);
+    c.opt = train_defaults();
+    c.opt.steps = steps, c.opt.decay_steps = steps, c.opt.warmup = steps / 20;
+    c.opt.batch = 128, c.opt.lr = lr, c.opt.min_lr = lr / 10.0f;
+    c.opt.beta1 = 0.9f, c.opt.beta2 = 0.999f, c.opt.weight_decay = 0.05f, c.opt.grad_clip = 1.0f;
+    c.opt.eval_every = 0, c.opt.quiet = 1;
+    c.eval_test_images = 2000, c.final_test_images = 0, c.eval_train_images = 2000, c.eval_batch = 250;
+    return c;
+}
+
+int cls_state_alloc(TrainState *s, const ClsModel *m, uint64_t seed, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->params = core_alloc_floats(m->n_params);
+    s->m = core_alloc_floats(m->n_params);
+    s->v = core_alloc_floats(m->n_params);
+    if (!s->params || !s->m || !s->v) {
+        cls_state_free(s);
+        snprintf(err, errlen, "train_cls: out of memory for %zu parameters", m->n_params);
+        return -1;
+    }
+    memset(s->m, 0, m->n_params * sizeof(float));
+    memset(s->v, 0, m->n_params * sizeof(float));
+    cls_init(m, s->params, seed);
+    return 0;
+}
+
+void cls_state_free(TrainState *s)
+{
+    core_free(s->params), core_free(s->m), core_free(s->v);
+    s->params = s->m = s->v = NULL;
+}
+
+int cls_log_alloc(ClsLog *log, int steps, int evals)
+{
+    memset(log, 0, sizeof *log);
+    log->cap_train = steps > 0 ? steps : 1;
+    log->cap_eval = evals > 0 ? evals : 1;
+    double **train[] = {&log->step, &log->train_loss, &log->lr};
+    double **eval[] = {&log->eval_step, &log->test_loss, &log->test_acc, &log->train_acc, &log->eval_seconds};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof train / sizeof train[0]; i++)
+        ok &= (*train[i] = calloc((size_t)log->cap_train, sizeof(double))) != NULL;
+    for (size_t i = 0; i < sizeof eval / sizeof eval[0]; i++)
+        ok &= (*eval[i] = calloc((size_t)log->cap_eval, sizeof(double))) != NULL;
+    if (!ok)
+        cls_log_free(log);
+    return ok ? 0 : -1;
+}
+
+void cls_log_free(ClsLog *log)
+{
+    free(log->step), free(log->train_loss), free(log->lr);
+    free(log->eval_step), free(log->test_loss), free(log->test_acc), free(log->train_acc), free(log->eval_seconds);
+    memset(log, 0, sizeof *log);
+}
+
+/* ---- buffers and evaluation ---- */
+
+typedef struct ClsBuffers {
+    float *images, *act, *ws, *grads;
+    int *labels;
+} ClsBuffers;
+
+static void buffers_free(ClsBuffers *b)
+{
+    core_free(b->images), core_free(b->act), core_free(b->ws), core_free(b->grads), free(b->labels);
+    memset(b, 0, sizeof *b);
+}
+
+/* grads only when training. */
+static int buffers_alloc(ClsBuffers *b, const ClsModel *m, int B, int with_grads, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    const size_t image_floats = (size_t)m->cfg.image * m->cfg.image * m->cfg.channels;
+    b->images = core_alloc_floats((size_t)B * image_floats);
+    b->labels = malloc(sizeof(int) * (size_t)B);
+    b->act = core_alloc_floats(cls_act_floats(m, B));
+    b->ws = core_alloc_floats(cls_workspace_floats(m, B));
+    b->grads = with_grads ? core_alloc_floats(m->n_params) : NULL;
+    if (!b->images || !b->labels || !b->act || !b->ws || (with_grads && !b->grads)) {
+        buffers_free(b);
+        snprintf(err, errlen, "train_cls: out of memory for a batch of %d images", B);
+        return -1;
+    }
+    return 0;
+}
+
+int cls_evaluate(const ClsModel *m, const ClsData *data, int split, int max_images, int batch, const float *params,
+                 ClsEval *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int n = data->n_images[split];
+    if (max_images > 0 && max_images < n)
+        n = max_images;
+    ClsBuffers b;
+    if (buffers_alloc(&b, m, batch, 0, err, errlen) != 0)
+        return -1;
+    double loss_sum = 0;
+    long right = 0;
+    for (int first = 0; first < n;) {
+        int want = n - first < batch ? n - first : batch;
+        int got = data->eval_batch(data->ctx, split, first, want, b.images, b.labels);
+        if (got <= 0)
+            break;
+        ClsLoss parts;
+        cls_forward_backward(m, params, b.images, b.labels, got, b.act, b.ws, NULL, 0, 0, &parts);
+        loss_sum += parts.ce * got;
+        right += cls_count_correct(m, b.act, b.labels, got);
+        first += got;
+        out->images += got;
+    }
+    buffers_free(&b);
+    out->loss = out->images ? loss_sum / out->images : NAN;
+    out->accuracy = out->images ? 100.0 * (double)right / out->images : NAN;
+    return 0;
+}
+
+/* ---- the optimisation step ----
+ * clip_gradients and optimizer_step follow bench/train.c, whose versions are static and take an LmModel; they
+ * belong in one shared place (see the closing note of this change). */
+
+/* Global L2 norm of the gradient (double accumulation); scales it down to clip when above. */
+static double clip_gradients(float *grads, size_t n, float clip)
+{
+    double sq = 0.0;
+#pragma omp parallel for reduction(+ : sq) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        sq += (double)grads[i] * grads[i];
+    double norm = sqrt(sq);
+    if (clip > 0 && norm > clip) {
+        float scale = (float)(clip / (norm + 1e-6));
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++)
+            grads[i] *= scale;
+    }
+    return norm;
+}
+
+/* One AdamW step per tensor with its group's rate (scaled by the schedule) and weight decay. */
+static void optimizer_step(const ClsModel *m, const TrainConfig *cfg, TrainState *s, const float *grads, float lr)
+{
+    float schedule = cfg->lr > 0 ? lr / cfg->lr : 0.0f;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const LmTensor *ten = &m->tensors[t];
+        float group_lr = lr;
+        if (ten->lr_override > 0)
+            group_lr = ten->lr_is_cap ? fminf(cfg->lr, ten->lr_override) * schedule : ten->lr_override * schedule;
+        AdamWConfig opt = {.lr = group_lr, .beta1 = cfg->beta1, .beta2 = cfg->beta2, .eps = 1e-8f,
+                           .weight_decay = ten->weight_decay ? cfg->weight_decay : 0.0f};
+        size_t off = ten->spec.offset;
+        adamw_step(&opt, s->params + off, grads + off, s->m + off, s->v + off, ten->spec.numel, s->step);
+    }
+}
+
+/* Batch, forward + backward, NaN guard, clipping, AdamW. Returns the objective (NaN on a bad step). */
+static double train_step(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *data, TrainState *s,
+                         ClsBuffers *b, float *lr_out, char *err, size_t errlen)
+{
+    const int B = cfg->opt.batch;
+    if (data->train_batch(data->ctx, (uint64_t)s->step, B, b->images, b->labels, err, errlen) != 0)
+        return NAN;
+    memset(b->grads, 0, m->n_params * sizeof(float));
+    double loss = cls_forward_backward(m, s->params, b->images, b->labels, B, b->act, b->ws, b->grads, 1,
+                                       (uint64_t)s->step, NULL);
+    double norm = clip_gradients(b->grads, m->n_params, cfg->opt.grad_clip);
+    if (!isfinite(loss) || !isfinite(norm)) {
+        const char *what = isfinite(loss) ? "gradient norm" : "loss";
+        snprintf(err, errlen, "step %ld: %s is %s; training stopped (parameters left at step %ld)", s->step + 1, what,
+                 isnan(isfinite(loss) ? norm : loss) ? "NaN" : "Inf", s->step);
+        return NAN;
+    }
+    s->step++;
+    *lr_out = train_lr_at(&cfg->opt, s->step);
+    optimizer_step(m, &cfg->opt, s, b->grads, *lr_out);
+    return loss;
+}
+
+/* ---- the loop ---- */
+
+static void log_step(ClsLog *log, long step, double loss, double lr)
+{
+    if (!log || log->n_train >= log->cap_train)
+        return;
+    int i = log->n_train++;
+    log->step[i] = (double)step, log->train_loss[i] = loss, log->lr[i] = lr;
+}
+
+static void log_eval(ClsLog *log, long step, const ClsTrainResult *r, double seconds)
+{
+    if (!log || log->n_eval >= log->cap_eval)
+        return;
+    int i = log->n_eval++;
+    log->eval_step[i] = (double)step, log->test_loss[i] = r->test.loss, log->test_acc[i] = r->test.accuracy;
+    log->train_acc[i] = r->train.accuracy, log->eval_seconds[i] = seconds;
+}
+
+/* Test and memorisation accuracy at the current parameters, timed apart from training; the last evaluation
+ * uses final_test_images test images. */
+static int evaluate_now(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *data, const TrainState *s,
+                        int last, ClsTrainResult *r, char *err, size_t errlen)
+{
+    double t0 = timing_now_seconds();
+    int rc = cls_evaluate(m, data, CLS_SPLIT_TEST, last ? cfg->final_test_images : cfg->eval_test_images,
+                          cfg->eval_batch, s->params, &r->test, err, errlen);
+    if (rc == 0)
+        rc = cls_evaluate(m, data, CLS_SPLIT_TRAIN, cfg->eval_train_images, cfg->eval_batch, s->params, &r->train,
+                          err, errlen);
+    r->eval_seconds += timing_now_seconds() - t0;
+    if (rc == 0 && r->test.accuracy > r->best_test_acc)
+        r->best_test_acc = r->test.accuracy;
+    return rc;
+}
+
+static void progress(const ClsTrainConfig *cfg, long step, double loss, const ClsTrainResult *r, double elapsed)
+{
+    if (cfg->opt.quiet)
+        return;
+    int tty = isatty(STDOUT_FILENO);
+    printf("%sstep %5ld/%d  loss %.4f  test %.2f%%  train %.2f%%  %6.0f img/s%s", tty ? "\r" : "", step,
+           cfg->opt.steps, loss, r->test.accuracy, r->train.accuracy,
+           elapsed > 0 ? (double)cfg->opt.batch * step / elapsed : 0.0, tty ? "   " : "\n");
+    fflush(stdout);
+}
+
+static void finish(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *data, const TrainState *s,
+                   long first, ClsTrainResult *r)
+{
+    OpFlops f = cls_flops(m, cfg->opt.batch);
+    double images = (double)cfg->opt.batch * (double)(s->step - first);
+    r->flops_per_step = f.forward + f.backward + adamw_flops(m->n_params);
+    r->steps_done = s->step;
+    r->images_per_s = r->seconds > 0 ? images / r->seconds : 0;
+    r->epochs = data->n_images[CLS_SPLIT_TRAIN] > 0
+                    ? (double)cfg->opt.batch * (double)s->step / data->n_images[CLS_SPLIT_TRAIN]
+                    : 0;
+}
+
+int cls_train_run(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *data, TrainState *state, ClsLog *log,
+                  ClsTrainResult *result, char *err, size_t errlen)
+{
+    memset(result, 0, sizeof *result);
+    result->test.accuracy = result->train.accuracy = NAN;
+    ClsBuffers b;
+    if (buffers_alloc(&b, m, cfg->opt.batch, 1, err, errlen) != 0)
+        return -1;
+    const long first = state->step;
+    const double t0 = timing_now_seconds();
+    int rc = 0;
+    while (state->step < cfg->opt.steps && rc == 0) {
+        float lr = 0;
+        double loss = train_step(m, cfg, data, state, &b, &lr, err, errlen);
+        if (isnan(loss)) {
+            result->stopped_nan = strstr(err, "training stopped") != NULL;
+            rc = -1;
+            break;
+        }
+        log_step(log, state->step, loss, lr);
+        int every = cfg->opt.eval_every, last = state->step == cfg->opt.steps;
+        if ((every > 0 && state->step % every == 0) || last) {
+            rc = evaluate_now(m, cfg, data, state, last, result, err, errlen);
+            log_eval(log, state->step, result, timing_now_seconds() - t0 - result->eval_seconds);
+            progress(cfg, state->step, loss, result, timing_now_seconds() - t0 - result->eval_seconds);
+        }
+    }
+    result->seconds = timing_now_seconds() - t0 - result->eval_seconds;
+    finish(m, cfg, data, state, first, result);
+    buffers_free(&b);
+    return rc;
+}
