@@ -146,21 +146,13 @@ static int configure_ops(ClsModel *m, char *err, size_t errlen)
     return c->arch == CLS_ARCH_BLOCKS ? configure_mixer(m, err, errlen) : 0;
 }
 
-/* Optimisation groups, the rule of lm.c's optim_group (nanoGPT: matrices decay, vectors do not; Hyena's filter
- * and S4D's SSM parameters at their official rates without decay), plus timm's ViT rule: no decay for the
- * positional embedding. */
+/* Optimisation groups: lm.c's rule (lm_tensor_group) plus timm's ViT rule: no decay for the positional
+ * embedding. */
 static void optim_group(LmTensor *t)
 {
-    const char *n = t->spec.name;
-    t->weight_decay = t->spec.ndim >= 2 && strcmp(n, "pos_emb") != 0;
-    t->lr_override = 0.0f;
-    t->lr_is_cap = 0;
-    if (strstr(n, "filter_fn.pos_emb.z"))
-        t->lr_override = 1e-5f, t->weight_decay = 0;
-    else if (strstr(n, "filter_fn.implicit_filter."))
-        t->lr_override = 1e-3f, t->weight_decay = 0;
-    else if (strstr(n, "kernel.log_dt") || strstr(n, "kernel.log_A_real") || strstr(n, "kernel.A_imag"))
-        t->lr_override = 1e-3f, t->lr_is_cap = 1, t->weight_decay = 0;
+    lm_tensor_group(t);
+    if (strcmp(t->spec.name, "pos_emb") == 0)
+        t->weight_decay = 0;
 }
 
 /* Appends the tensors of one operator under a name prefix, at offset base of the parameter block. */

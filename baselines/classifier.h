@@ -39,7 +39,7 @@
 #include "lm.h" /* LmTensor: a parameter tensor with its optimisation group */
 #include "registry.h"
 
-#define CLS_MAX_LAYERS 32
+#define CLS_MAX_LAYERS 32 /* <= LM_MAX_LAYERS: layers draw their channel seeds by lm_channel_for_draw */
 #define CLS_CONFIG_LEN 1024
 
 typedef enum ClsArch { CLS_ARCH_FLAT, CLS_ARCH_BLOCKS } ClsArch;

@@ -81,20 +81,6 @@ typedef struct ClsRun {
     uint64_t draw; /* selects the channels' random draws */
 } ClsRun;
 
-static void add_into(float *restrict y, const float *restrict a, const float *restrict b, size_t n)
-{
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        y[i] = a[i] + b[i];
-}
-
-static void accumulate(float *restrict y, const float *restrict a, size_t n)
-{
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        y[i] += a[i];
-}
-
 static void run_forward(ClsRun *r, const Op *op, const float *p, const float *x, float *y, float *act)
 {
     ws_reset(&r->ws);
@@ -108,20 +94,8 @@ static void run_backward(ClsRun *r, const Op *op, const float *p, const float *x
     op_backward(op, p, x, act, dy, dx, dp, r->B, r->L, &r->ws);
 }
 
-/* Layer l's channel with its seed (MoE gate noise, FFF region_leak swaps) derived from (configured seed, draw,
- * l) by lm.c's rule, so forward and backward of one step draw the same and every step and layer differ. */
-static Op layer_channel(const ClsRun *r, int l)
-{
-    Op ch = r->m->channel;
-    int *seed = r->m->cfg.channel == CLS_CHANNEL_MOE ? &ch.cfg.moe.seed
-                : r->m->cfg.channel == CLS_CHANNEL_FFF ? &ch.cfg.fff.seed : NULL;
-    if (seed) {
-        Rng rng;
-        rng_init(&rng, ((uint64_t)(uint32_t)*seed << 32) ^ (r->draw * CLS_MAX_LAYERS + (uint64_t)l));
-        *seed = (int)(rng_next(&rng) & 0x7fffffff);
-    }
-    return ch;
-}
+/* Layer l's channel with its seed derived from (configured seed, draw, l), by the LM's rule. */
+static Op layer_channel(const ClsRun *r, int l) { return lm_channel_for_draw(&r->m->channel, r->draw, l); }
 
 /* Layer l's channel forward and its share of the regularizer (FFF hardening, MoE balance). */
 static void channel_forward(ClsRun *r, int l, const float *p, const float *x, float *y, float *act)
@@ -170,12 +144,12 @@ static void layer_forward(ClsRun *r, int l, float *x_out)
     float *mid = m->has_channel ? base + r->a.x_mid : x_out;
     run_forward(r, &m->norm, p, base + r->a.x_in, base + r->a.h1, base + r->a.n1);
     run_forward(r, &m->mixer, p + m->n_norm, base + r->a.h1, r->tmp, base + r->a.mix);
-    add_into(mid, base + r->a.x_in, r->tmp, r->N);
+    core_add(mid, base + r->a.x_in, r->tmp, r->N);
     if (!m->has_channel)
         return;
     run_forward(r, &m->norm, p + m->n_norm + m->n_mixer, mid, base + r->a.h2, base + r->a.n2);
     channel_forward(r, l, p + 2 * m->n_norm + m->n_mixer, base + r->a.h2, r->tmp, base + r->a.ch);
-    add_into(x_out, mid, r->tmp, r->N);
+    core_add(x_out, mid, r->tmp, r->N);
 }
 
 /* dx = d(objective)/d(layer output) on entry, d(objective)/d(layer input) on return. */
@@ -189,11 +163,11 @@ static void layer_backward(ClsRun *r, int l, float *dx)
     if (m->has_channel) {
         channel_backward(r, l, p + o_ch, base + r->a.h2, base + r->a.ch, dx, r->dbuf1, g + o_ch);
         run_backward(r, &m->norm, p + o_n2, base + r->a.x_mid, base + r->a.n2, r->dbuf1, r->dbuf2, g + o_n2);
-        accumulate(dx, r->dbuf2, r->N);
+        core_accumulate(dx, r->dbuf2, r->N);
     }
     run_backward(r, &m->mixer, p + o_mix, base + r->a.h1, base + r->a.mix, dx, r->dbuf1, g + o_mix);
     run_backward(r, &m->norm, p, base + r->a.x_in, base + r->a.n1, r->dbuf1, r->dbuf2, g);
-    accumulate(dx, r->dbuf2, r->N);
+    core_accumulate(dx, r->dbuf2, r->N);
 }
 
 static void embed_forward(ClsRun *r, const float *images)
@@ -206,7 +180,7 @@ static void embed_forward(ClsRun *r, const float *images)
     gemm_linear_forward(tokens, w, w + (size_t)c->d_model * m->d_token, x0, r->B * r->L, m->d_token, c->d_model);
     if (c->pos_emb)
         for (int b = 0; b < r->B; b++)
-            accumulate(x0 + (size_t)b * r->L * c->d_model, r->params + m->off_pos, (size_t)r->L * c->d_model);
+            core_accumulate(x0 + (size_t)b * r->L * c->d_model, r->params + m->off_pos, (size_t)r->L * c->d_model);
 }
 
 static void embed_backward(ClsRun *r, const float *dx)
@@ -218,7 +192,7 @@ static void embed_backward(ClsRun *r, const float *dx)
                                 m->d_token, c->d_model);
     if (c->pos_emb)
         for (int b = 0; b < r->B; b++)
-            accumulate(r->grads + m->off_pos, dx + (size_t)b * r->L * c->d_model, (size_t)r->L * c->d_model);
+            core_accumulate(r->grads + m->off_pos, dx + (size_t)b * r->L * c->d_model, (size_t)r->L * c->d_model);
 }
 
 /* pooled (B, D) from h (B, L, D): the mean over tokens or the last token. */
@@ -234,7 +208,7 @@ static void pool_forward(const ClsRun *r, const float *h, float *pooled)
         }
         memset(out, 0, (size_t)D * sizeof(float));
         for (int t = 0; t < L; t++)
-            accumulate(out, hb + (size_t)t * D, (size_t)D);
+            core_accumulate(out, hb + (size_t)t * D, (size_t)D);
         for (int d = 0; d < D; d++)
             out[d] *= 1.0f / (float)L;
     }

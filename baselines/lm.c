@@ -92,11 +92,8 @@ static int validate(const LmConfig *c, char *err, size_t errlen)
     return 0;
 }
 
-/* Which tensors decay and which have their own learning rate, following the official modules' _optim
- * settings: Hyena's pos_emb.z (lr 1e-5) and implicit filter MLP (lr 1e-3), S4D's log_dt/log_A_real/A_imag
- * (lr min(1e-3, base): the trainer takes the minimum), all without weight decay; otherwise nanoGPT's rule:
- * tensors of 2 or more dimensions decay, vectors do not. */
-static void optim_group(LmTensor *t)
+/* The rule is documented in lm.h. */
+void lm_tensor_group(LmTensor *t)
 {
     const char *n = t->spec.name;
     t->weight_decay = t->spec.ndim >= 2;
@@ -121,7 +118,7 @@ static int add_op_tensors(LmModel *m, const Op *op, const char *prefix, size_t b
         snprintf(t->spec.name, sizeof t->spec.name, "%s%.*s", prefix, (int)(CORE_NAME_LEN - strlen(prefix) - 1),
                  specs[i].name);
         t->spec.offset = base + specs[i].offset;
-        optim_group(t);
+        lm_tensor_group(t);
     }
     return count;
 }
@@ -131,7 +128,7 @@ static size_t add_tensor(LmModel *m, const char *name, size_t offset, int rows, 
     LmTensor *t = &m->tensors[m->n_tensors++];
     int shape[2] = {rows, cols};
     size_t end = core_spec(&t->spec, name, offset, 2, shape);
-    optim_group(t);
+    lm_tensor_group(t);
     return end;
 }
 
@@ -351,20 +348,6 @@ typedef struct LmRun {
     uint64_t draw;              /* selects the channel's random draws (see lm_forward_backward) */
 } LmRun;
 
-static void add_into(float *restrict y, const float *restrict a, const float *restrict b, size_t n)
-{
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        y[i] = a[i] + b[i];
-}
-
-static void accumulate(float *restrict y, const float *restrict a, size_t n)
-{
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        y[i] += a[i];
-}
-
 /* Runs op forward with a fresh workspace. */
 static void run_forward(LmRun *r, const Op *op, const float *p, const float *x, float *y, float *act)
 {
@@ -388,24 +371,22 @@ static void embed_forward(LmRun *r, const int *ids, float *x0)
         return;
     const float *wpe = r->params + r->m->off_wpe;
     for (int b = 0; b < r->B; b++)
-        accumulate(x0 + (size_t)b * r->T * c->d_model, wpe, (size_t)r->T * c->d_model);
+        core_accumulate(x0 + (size_t)b * r->T * c->d_model, wpe, (size_t)r->T * c->d_model);
 }
 
-/* Layer l's channel: the model's channel with its seed (MoE gate noise, FFF region_leak swaps) replaced by
- * one derived from (configured seed, draw, l), so every step and every layer draws independently. Forward
- * and backward of one step derive the same seed. */
-static Op layer_channel(const LmRun *r, int l)
+Op lm_channel_for_draw(const Op *channel, uint64_t draw, int layer)
 {
-    Op ch = r->m->channel;
-    int *seed = r->m->cfg.channel == LM_CHANNEL_MOE ? &ch.cfg.moe.seed
-                : r->m->cfg.channel == LM_CHANNEL_FFF ? &ch.cfg.fff.seed : NULL;
+    Op ch = *channel;
+    int *seed = ch.info == op_info(OP_MOE) ? &ch.cfg.moe.seed : ch.info == op_info(OP_FFF) ? &ch.cfg.fff.seed : NULL;
     if (seed) {
         Rng rng;
-        rng_init(&rng, ((uint64_t)(uint32_t)*seed << 32) ^ (r->draw * LM_MAX_LAYERS + (uint64_t)l));
+        rng_init(&rng, ((uint64_t)(uint32_t)*seed << 32) ^ (draw * LM_MAX_LAYERS + (uint64_t)layer));
         *seed = (int)(rng_next(&rng) & 0x7fffffff);
     }
     return ch;
 }
+
+static Op layer_channel(const LmRun *r, int l) { return lm_channel_for_draw(&r->m->channel, r->draw, l); }
 
 static void layer_forward(LmRun *r, int l, float *x_out)
 {
@@ -414,11 +395,11 @@ static void layer_forward(LmRun *r, int l, float *x_out)
     float *base = r->act + r->a.layers + (size_t)l * r->a.per_layer;
     run_forward(r, &m->norm, p, base + r->a.x_in, base + r->a.h1, base + r->a.n1);
     run_forward(r, &m->mixer, p + m->n_norm, base + r->a.h1, r->tmp, base + r->a.mix);
-    add_into(base + r->a.x_mid, base + r->a.x_in, r->tmp, r->N);
+    core_add(base + r->a.x_mid, base + r->a.x_in, r->tmp, r->N);
     run_forward(r, &m->norm, p + m->n_norm + m->n_mixer, base + r->a.x_mid, base + r->a.h2, base + r->a.n2);
     Op channel = layer_channel(r, l);
     run_forward(r, &channel, p + 2 * m->n_norm + m->n_mixer, base + r->a.h2, r->tmp, base + r->a.ch);
-    add_into(x_out, base + r->a.x_mid, r->tmp, r->N);
+    core_add(x_out, base + r->a.x_mid, r->tmp, r->N);
 }
 
 /* The channel's backward; an FFF channel in training mode adds the gradient of the hardening term, an MoE
@@ -452,10 +433,10 @@ static void layer_backward(LmRun *r, int l, float *dx)
     size_t o_mix = m->n_norm, o_n2 = m->n_norm + m->n_mixer, o_ch = 2 * m->n_norm + m->n_mixer;
     channel_backward(r, l, p + o_ch, base + r->a.h2, base + r->a.ch, dx, r->dbuf1, g + o_ch);
     run_backward(r, &m->norm, p + o_n2, base + r->a.x_mid, base + r->a.n2, r->dbuf1, r->dbuf2, g + o_n2);
-    accumulate(dx, r->dbuf2, r->N);
+    core_accumulate(dx, r->dbuf2, r->N);
     run_backward(r, &m->mixer, p + o_mix, base + r->a.h1, base + r->a.mix, dx, r->dbuf1, g + o_mix);
     run_backward(r, &m->norm, p, base + r->a.x_in, base + r->a.n1, r->dbuf1, r->dbuf2, g);
-    accumulate(dx, r->dbuf2, r->N);
+    core_accumulate(dx, r->dbuf2, r->N);
 }
 
 static float *layer_input(LmRun *r, int l)
@@ -496,7 +477,7 @@ static void embed_backward(LmRun *r, const int *ids, const float *dx)
         return;
     float *dwpe = r->grads + r->m->off_wpe;
     for (int b = 0; b < r->B; b++)
-        accumulate(dwpe, dx + (size_t)b * r->T * c->d_model, (size_t)r->T * c->d_model);
+        core_accumulate(dwpe, dx + (size_t)b * r->T * c->d_model, (size_t)r->T * c->d_model);
 }
 
 double lm_forward_backward(const LmModel *m, const float *params, const int *ids, const int *targets, int B, int T,

@@ -64,6 +64,18 @@ int lm_config_string(const LmModel *m, char *out, size_t outlen);
  * sqrt(2 layers)); operator-specific parameters (Hyena's filter, S4D's SSM) keep the operator's own init. */
 void lm_init(const LmModel *m, float *params, uint64_t seed);
 
+/* Sets a tensor's optimisation group from its name and rank, following the official modules' _optim settings:
+ * Hyena's pos_emb.z (lr 1e-5) and implicit filter MLP (lr 1e-3), S4D's log_dt/log_A_real/A_imag (lr
+ * min(1e-3, base)), all without weight decay; otherwise nanoGPT's rule: tensors of 2 or more dimensions decay,
+ * vectors do not. Shared with the classifiers (baselines/classifier.c). */
+void lm_tensor_group(LmTensor *t);
+
+/* The channel operator of layer `layer` at training draw `draw` (the step): its seed (MoE gate noise, FFF
+ * region_leak swaps) replaced by one derived from (configured seed, draw, layer), so forward and backward of
+ * one step draw the same and every step and layer draw independently. Other operators are returned as is.
+ * layer < LM_MAX_LAYERS. */
+Op lm_channel_for_draw(const Op *channel, uint64_t draw, int layer);
+
 /* Floats of activations saved by forward for backward (and reused by eval) at batch B, length T <= context;
  * and of the workspace for forward and backward. */
 size_t lm_act_floats(const LmModel *m, int B, int T);

@@ -176,7 +176,7 @@ int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name,
     int rc = cls_state_alloc(&st, &m, ctx->seed + 5, err, errlen);
     if (rc == 0 && (rc = cls_log_alloc(&log, tc->opt.steps, evals)) != 0) {
         snprintf(err, errlen, "out of memory for the training log");
-        cls_state_free(&st);
+        train_state_free(&st);
     }
     if (rc == 0) {
         char canon[4096];
@@ -191,7 +191,7 @@ int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name,
         if (rc == 0)
             log_run(ctx, name, out, &r, m.cfg.channel == CLS_CHANNEL_FFF || m.cfg.channel == CLS_CHANNEL_MOE);
         cls_log_free(&log);
-        cls_state_free(&st);
+        train_state_free(&st);
     }
     cls_destroy(&m);
     return rc;

@@ -17,19 +17,26 @@ TrainConfig train_defaults(void)
                          .grad_clip = 1.0f, .eval_every = 250, .eval_batches = 20, .seed = 1337};
 }
 
-int train_state_alloc(TrainState *s, const LmModel *m, uint64_t seed, char *err, size_t errlen)
+int train_state_alloc_floats(TrainState *s, size_t n_params, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
-    s->params = core_alloc_floats(m->n_params);
-    s->m = core_alloc_floats(m->n_params);
-    s->v = core_alloc_floats(m->n_params);
+    s->params = core_alloc_floats(n_params);
+    s->m = core_alloc_floats(n_params);
+    s->v = core_alloc_floats(n_params);
     if (!s->params || !s->m || !s->v) {
         train_state_free(s);
-        snprintf(err, errlen, "train: out of memory for %zu parameters", m->n_params);
+        snprintf(err, errlen, "train: out of memory for %zu parameters", n_params);
         return -1;
     }
-    memset(s->m, 0, m->n_params * sizeof(float));
-    memset(s->v, 0, m->n_params * sizeof(float));
+    memset(s->m, 0, n_params * sizeof(float));
+    memset(s->v, 0, n_params * sizeof(float));
+    return 0;
+}
+
+int train_state_alloc(TrainState *s, const LmModel *m, uint64_t seed, char *err, size_t errlen)
+{
+    if (train_state_alloc_floats(s, m->n_params, err, errlen) != 0)
+        return -1;
     lm_init(m, s->params, seed);
     return 0;
 }
@@ -127,7 +134,7 @@ int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *da
     return rc;
 }
 
-/* Global L2 norm of the gradient (double accumulation); scales it down to grad_clip when above. */
+/* Global L2 norm of the gradient (double accumulation); scales it down to clip when above. */
 static double clip_gradients(float *grads, size_t n, float clip)
 {
     double sq = 0.0;
@@ -144,12 +151,14 @@ static double clip_gradients(float *grads, size_t n, float clip)
     return norm;
 }
 
-/* One AdamW step per tensor, each with its group's rate (scaled by the schedule) and weight decay. */
-static void optimizer_step(const LmModel *m, const TrainConfig *cfg, TrainState *s, const float *grads, float lr)
+/* One AdamW step per tensor with its group's rate: cfg->lr scaled by the schedule factor lr / cfg->lr, or its own
+ * rate (lr_override, or min(cfg->lr, lr_override) scaled, when a cap); weight decay only on decayed tensors. */
+static void adamw_step_tensors(const LmTensor *tensors, int n_tensors, const TrainConfig *cfg, TrainState *s,
+                               const float *grads, float lr)
 {
     float schedule = cfg->lr > 0 ? lr / cfg->lr : 0.0f;
-    for (int t = 0; t < m->n_tensors; t++) {
-        const LmTensor *ten = &m->tensors[t];
+    for (int t = 0; t < n_tensors; t++) {
+        const LmTensor *ten = &tensors[t];
         float group_lr = lr;
         if (ten->lr_override > 0)
             group_lr = ten->lr_is_cap ? fminf(cfg->lr, ten->lr_override) * schedule : ten->lr_override * schedule;
@@ -158,6 +167,22 @@ static void optimizer_step(const LmModel *m, const TrainConfig *cfg, TrainState 
         size_t off = ten->spec.offset;
         adamw_step(&opt, s->params + off, grads + off, s->m + off, s->v + off, ten->spec.numel, s->step);
     }
+}
+
+double train_apply_gradients(const LmTensor *tensors, int n_tensors, const TrainConfig *cfg, TrainState *s,
+                             float *grads, size_t n_params, double loss, float *lr_out, char *err, size_t errlen)
+{
+    double norm = clip_gradients(grads, n_params, cfg->grad_clip);
+    if (!isfinite(loss) || !isfinite(norm)) {
+        snprintf(err, errlen, "step %ld: %s is %s; training stopped (parameters left at step %ld)", s->step + 1,
+                 isfinite(loss) ? "gradient norm" : "loss", isnan(isfinite(loss) ? norm : loss) ? "NaN" : "Inf",
+                 s->step);
+        return NAN;
+    }
+    s->step++;
+    *lr_out = train_lr_at(cfg, s->step);
+    adamw_step_tensors(tensors, n_tensors, cfg, s, grads, *lr_out);
+    return loss;
 }
 
 static void progress(const TrainConfig *cfg, long step, double loss, double val, double tok_s, double elapsed)
@@ -197,17 +222,7 @@ static double train_step(const LmModel *m, const TrainConfig *cfg, const TrainDa
     memset(b->grads, 0, m->n_params * sizeof(float));
     double loss = lm_forward_backward(m, s->params, b->ids, b->targets, cfg->batch, cfg->context, b->act, b->ws,
                                       b->grads, 1, (uint64_t)s->step);
-    double norm = clip_gradients(b->grads, m->n_params, cfg->grad_clip);
-    if (!isfinite(loss) || !isfinite(norm)) {
-        snprintf(err, errlen, "step %ld: %s is %s; stopped (parameters left at step %ld)", s->step + 1,
-                 isfinite(loss) ? "gradient norm" : "loss", isnan(isfinite(loss) ? norm : loss) ? "NaN" : "Inf",
-                 s->step);
-        return NAN;
-    }
-    s->step++;
-    *lr_out = train_lr_at(cfg, s->step);
-    optimizer_step(m, cfg, s, b->grads, *lr_out);
-    return loss;
+    return train_apply_gradients(m->tensors, m->n_tensors, cfg, s, b->grads, m->n_params, loss, lr_out, err, errlen);
 }
 
 int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *state, TrainLog *log,
@@ -226,7 +241,9 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
     result->best_val_loss = INFINITY;
     while (state->step < cfg->steps) {
         float lr = 0;
+        const double step_t0 = timing_now_seconds();
         loss = train_step(m, cfg, data, state, &b, &lr, err, errlen);
+        result->train_seconds += timing_now_seconds() - step_t0;
         if (isnan(loss)) {
             result->stopped_nan = strstr(err, "stopped") != NULL;
             rc = -1;
@@ -242,7 +259,8 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
             log_eval(log, state->step, val, elapsed, tokens_per_step * (double)state->step);
         }
         if (tty || eval_now)
-            progress(cfg, state->step, loss, val, tokens_per_step * (double)(state->step - first) / elapsed, elapsed);
+            progress(cfg, state->step, loss, val, tokens_per_step * (double)(state->step - first) / result->train_seconds,
+                     elapsed);
         int save = cfg->checkpoint && ((cfg->checkpoint_every > 0 && state->step % cfg->checkpoint_every == 0) ||
                                        state->step == cfg->steps);
         if (save && (rc = train_save_checkpoint(m, state, cfg->seed, cfg->checkpoint, err, errlen)) != 0)
@@ -253,7 +271,7 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
     result->seconds = timing_now_seconds() - t0;
     result->steps_done = state->step;
     result->tokens = tokens_per_step * (double)(state->step - first);
-    result->tokens_per_s = result->seconds > 0 ? result->tokens / result->seconds : 0;
+    result->tokens_per_s = result->train_seconds > 0 ? result->tokens / result->train_seconds : 0;
     result->final_train_loss = loss;
     result->final_val_loss = val;
     buffers_free(&b);

@@ -52,16 +52,28 @@ typedef struct TrainLog {
 
 typedef struct TrainResult {
     double final_train_loss, final_val_loss, best_val_loss;
-    double seconds, tokens, tokens_per_s;
+    double seconds, tokens;   /* wall time of the whole run (evaluations and checkpoints included) */
+    double train_seconds;     /* the optimisation steps alone (batch, forward, backward, update) */
+    double tokens_per_s;      /* tokens / train_seconds: training throughput, comparable with a peer's step time */
     double flops_per_step; /* analytic forward+backward+optimizer */
     long steps_done;
     int stopped_nan;
 } TrainResult;
 
 int train_state_alloc(TrainState *s, const LmModel *m, uint64_t seed, char *err, size_t errlen);
+/* Parameters and zeroed AdamW moments for n_params floats (parameters left for the caller to initialise);
+ * -1 with a message. Used by train_state_alloc and the classifier trainer. */
+int train_state_alloc_floats(TrainState *s, size_t n_params, char *err, size_t errlen);
 void train_state_free(TrainState *s);
 int train_log_alloc(TrainLog *log, int steps, int evals);
 void train_log_free(TrainLog *log);
+
+/* The update after a forward+backward with objective `loss` and gradient `grads`: clips the gradient to
+ * global L2 norm cfg->grad_clip, stops on a non-finite loss or norm (NaN returned, a one-line message, the
+ * parameters untouched), else counts the step, sets *lr_out from the schedule and takes one AdamW step over
+ * each tensor with its optimisation group (LmTensor). Returns loss. Shared by the LM and classifier trainers. */
+double train_apply_gradients(const LmTensor *tensors, int n_tensors, const TrainConfig *cfg, TrainState *s,
+                             float *grads, size_t n_params, double loss, float *lr_out, char *err, size_t errlen);
 
 /* Learning rate at step t (1-based). */
 float train_lr_at(const TrainConfig *cfg, long t);

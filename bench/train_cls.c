@@ -57,25 +57,10 @@ ClsTrainConfig cls_train_defaults(int steps, float lr)
 
 int cls_state_alloc(TrainState *s, const ClsModel *m, uint64_t seed, char *err, size_t errlen)
 {
-    memset(s, 0, sizeof *s);
-    s->params = core_alloc_floats(m->n_params);
-    s->m = core_alloc_floats(m->n_params);
-    s->v = core_alloc_floats(m->n_params);
-    if (!s->params || !s->m || !s->v) {
-        cls_state_free(s);
-        snprintf(err, errlen, "train_cls: out of memory for %zu parameters", m->n_params);
+    if (train_state_alloc_floats(s, m->n_params, err, errlen) != 0)
         return -1;
-    }
-    memset(s->m, 0, m->n_params * sizeof(float));
-    memset(s->v, 0, m->n_params * sizeof(float));
     cls_init(m, s->params, seed);
     return 0;
-}
-
-void cls_state_free(TrainState *s)
-{
-    core_free(s->params), core_free(s->m), core_free(s->v);
-    s->params = s->m = s->v = NULL;
 }
 
 int cls_log_alloc(ClsLog *log, int steps, int evals)
@@ -163,43 +148,6 @@ int cls_evaluate(const ClsModel *m, const ClsData *data, int split, int max_imag
     return 0;
 }
 
-/* ---- the optimisation step ----
- * clip_gradients and optimizer_step follow bench/train.c, whose versions are static and take an LmModel; they
- * belong in one shared place (see the closing note of this change). */
-
-/* Global L2 norm of the gradient (double accumulation); scales it down to clip when above. */
-static double clip_gradients(float *grads, size_t n, float clip)
-{
-    double sq = 0.0;
-#pragma omp parallel for reduction(+ : sq) schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        sq += (double)grads[i] * grads[i];
-    double norm = sqrt(sq);
-    if (clip > 0 && norm > clip) {
-        float scale = (float)(clip / (norm + 1e-6));
-#pragma omp parallel for schedule(static) if (n > 65536)
-        for (size_t i = 0; i < n; i++)
-            grads[i] *= scale;
-    }
-    return norm;
-}
-
-/* One AdamW step per tensor with its group's rate (scaled by the schedule) and weight decay. */
-static void optimizer_step(const ClsModel *m, const TrainConfig *cfg, TrainState *s, const float *grads, float lr)
-{
-    float schedule = cfg->lr > 0 ? lr / cfg->lr : 0.0f;
-    for (int t = 0; t < m->n_tensors; t++) {
-        const LmTensor *ten = &m->tensors[t];
-        float group_lr = lr;
-        if (ten->lr_override > 0)
-            group_lr = ten->lr_is_cap ? fminf(cfg->lr, ten->lr_override) * schedule : ten->lr_override * schedule;
-        AdamWConfig opt = {.lr = group_lr, .beta1 = cfg->beta1, .beta2 = cfg->beta2, .eps = 1e-8f,
-                           .weight_decay = ten->weight_decay ? cfg->weight_decay : 0.0f};
-        size_t off = ten->spec.offset;
-        adamw_step(&opt, s->params + off, grads + off, s->m + off, s->v + off, ten->spec.numel, s->step);
-    }
-}
-
 /* Batch, forward + backward, NaN guard, clipping, AdamW. Returns the objective (NaN on a bad step). */
 static double train_step(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *data, TrainState *s,
                          ClsBuffers *b, float *lr_out, char *err, size_t errlen)
@@ -210,17 +158,8 @@ static double train_step(const ClsModel *m, const ClsTrainConfig *cfg, const Cls
     memset(b->grads, 0, m->n_params * sizeof(float));
     double loss = cls_forward_backward(m, s->params, b->images, b->labels, B, b->act, b->ws, b->grads, 1,
                                        (uint64_t)s->step, NULL);
-    double norm = clip_gradients(b->grads, m->n_params, cfg->opt.grad_clip);
-    if (!isfinite(loss) || !isfinite(norm)) {
-        const char *what = isfinite(loss) ? "gradient norm" : "loss";
-        snprintf(err, errlen, "step %ld: %s is %s; training stopped (parameters left at step %ld)", s->step + 1, what,
-                 isnan(isfinite(loss) ? norm : loss) ? "NaN" : "Inf", s->step);
-        return NAN;
-    }
-    s->step++;
-    *lr_out = train_lr_at(&cfg->opt, s->step);
-    optimizer_step(m, &cfg->opt, s, b->grads, *lr_out);
-    return loss;
+    return train_apply_gradients(m->tensors, m->n_tensors, &cfg->opt, s, b->grads, m->n_params, loss, lr_out, err,
+                                 errlen);
 }
 
 /* ---- the loop ---- */

@@ -79,7 +79,7 @@ typedef struct ClsTrainResult {
 } ClsTrainResult;
 
 int cls_state_alloc(TrainState *s, const ClsModel *m, uint64_t seed, char *err, size_t errlen);
-void cls_state_free(TrainState *s);
+/* Freed with train_state_free. */
 int cls_log_alloc(ClsLog *log, int steps, int evals);
 void cls_log_free(ClsLog *log);
 

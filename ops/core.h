@@ -61,4 +61,8 @@ size_t core_spec_total(const ParamSpec *specs, int count);
  * parallel over blocks. Used to switch between (B, L, D) and channel-major (B, D, L). */
 void core_transpose(const float *in, float *out, int batch, int rows, int cols);
 
+/* y = a + b and y += a over n floats (residual connections of the models), threaded above 64K elements. */
+void core_add(float *restrict y, const float *restrict a, const float *restrict b, size_t n);
+void core_accumulate(float *restrict y, const float *restrict a, size_t n);
+
 #endif

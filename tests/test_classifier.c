@@ -230,7 +230,7 @@ static void check_overfits(const char *config)
                  r.train.loss, log.train_loss[0]);
     cr_expect_eq(r.train.accuracy, 100.0, "%s: memorisation accuracy %.1f%%", config, r.train.accuracy);
     cls_log_free(&log);
-    cls_state_free(&st);
+    train_state_free(&st);
     free(h.images), free(h.labels);
     cls_destroy(&m);
 }
@@ -269,7 +269,7 @@ Test(classifier, nan_pixels_stop_training_with_a_clear_message)
     cr_expect(r.stopped_nan, "the NaN guard did not report a NaN stop");
     cr_expect(strstr(err, "step 1: loss is NaN") != NULL, "message: %s", err);
     cr_expect_eq(st.step, 0, "no update may follow a NaN step");
-    cls_state_free(&st);
+    train_state_free(&st);
     free(h.images), free(h.labels);
     cls_destroy(&m);
 }
@@ -295,7 +295,7 @@ Test(classifier, training_repeats_exactly_with_the_same_seeds)
         cr_assert_eq(cls_train_run(&m, &cfg, &data, &st, &log, &r, err, sizeof err), 0, "%s", err);
         memcpy(losses[run], log.train_loss, sizeof losses[run]);
         cls_log_free(&log);
-        cls_state_free(&st);
+        train_state_free(&st);
         free(h.images), free(h.labels);
         cls_destroy(&m);
     }
