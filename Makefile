@@ -121,22 +121,30 @@ determinism: check-deps
 	  ./subq compare --identical build/determinism/a/$$e.h5 build/determinism/b/$$e.h5 || exit 1; \
 	done
 
-# Timing regression check against the committed reference (DESIGN.md section 6): a slowdown must survive a
-# second measurement before it fails the check. To refresh the reference on purpose (after a deliberate change
-# of speed, on an idle machine): make perf-reference, then commit results/reference/perf.h5.
+# Timing regression check against the committed reference (DESIGN.md section 6). The short benchmark set
+# (smoke ops_core, about 6 s) is measured PERF_REPEAT times and each metric takes its fastest repetition (on a
+# shared machine single repetitions swing by +-40%); a slowdown beyond PERF_THRESHOLD must survive a second
+# round of PERF_REPEAT measurements (the fastest of all of them) before the check fails. To refresh the
+# reference on purpose (after a deliberate change of speed, on an idle machine): make perf-reference, then
+# commit results/reference/perf.h5.
 PERF_REF := results/reference/perf.h5
+PERF_REPEAT ?= 3
+PERF_THRESHOLD ?= 0.25
+perf_measure = for i in $$(seq $(1) $(2)); do \
+	  ./subq reproduce --profile smoke --only ops_core --results-dir build/perf/r$$i --force --quiet || exit 1; done
 perf-check: check-deps
 	@$(MAKE) --no-print-directory subq
-	./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet
-	./subq compare $(PERF_REF) build/perf/ops_core.h5 || { \
+	@rm -rf build/perf
+	@$(call perf_measure,1,$(PERF_REPEAT))
+	./subq compare $(PERF_REF) build/perf/r*/ops_core.h5 --threshold $(PERF_THRESHOLD) || { \
 	  echo "perf-check: slower than the reference; measuring again"; \
-	  ./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet && \
-	  ./subq compare $(PERF_REF) build/perf/ops_core.h5; }
+	  $(call perf_measure,$$(($(PERF_REPEAT) + 1)),$$((2 * $(PERF_REPEAT)))); \
+	  ./subq compare $(PERF_REF) build/perf/r*/ops_core.h5 --threshold $(PERF_THRESHOLD); }
 
 perf-reference: check-deps
 	@$(MAKE) --no-print-directory subq
-	./subq reproduce --profile smoke --only ops_core --results-dir build/perf --force --quiet
-	mkdir -p results/reference && cp build/perf/ops_core.h5 $(PERF_REF)
+	./subq reproduce --profile smoke --only ops_core --results-dir build/perf/ref --force --quiet
+	mkdir -p results/reference && cp build/perf/ref/ops_core.h5 $(PERF_REF)
 
 # Fuzzes the CIFAR, text and manifest loaders for FUZZ_SECONDS per target (libFuzzer with clang, else the gcc
 # mutation driver; ASan + UBSan). Crash inputs go to build/fuzz/; fixed ones are kept in tests/fuzz_regressions/.

@@ -10,7 +10,8 @@
 #define SUFFIX "_calibration_ratio"
 
 typedef struct CompareCtx {
-    H5File *base, *next;
+    H5File *base, *next[COMPARE_MAX_NEW];
+    int n_next;
     double threshold;
     FILE *out;
     int compared, regressions;
@@ -37,15 +38,51 @@ static void report(CompareCtx *c, const char *run, const char *metric, int point
             slow ? "  SLOWER" : (change < -c->threshold ? "  faster" : ""));
 }
 
+/* The fastest of the new measurements of one attribute (the smallest ratio); -1 when none has it. */
+static int best_new_attr(const CompareCtx *c, const char *run_path, const char *name, double *best)
+{
+    int found = 0;
+    for (int k = 0; k < c->n_next; k++) {
+        double v;
+        if (h5io_read_attr_double(c->next[k], run_path, name, &v) == 0 && (!found || v < *best))
+            *best = v, found = 1;
+    }
+    return found ? 0 : -1;
+}
+
 static void compare_attrs(CompareCtx *c, const char *run_path, const char *run, char (*names)[128])
 {
     int n = h5io_list_attrs(c->base, run_path, names, MAX_NAMES);
     for (int i = 0; i < n; i++) {
-        double a, b;
+        double a, b = 0.0;
         if (has_suffix(names[i]) && h5io_read_attr_double(c->base, run_path, names[i], &a) == 0 &&
-            h5io_read_attr_double(c->next, run_path, names[i], &b) == 0 && a > 0)
+            best_new_attr(c, run_path, names[i], &b) == 0 && a > 0)
             report(c, run, names[i], -1, a, b);
     }
+}
+
+/* Point by point, the fastest of the new measurements of one series over the points all of them have. */
+static void compare_series_points(CompareCtx *c, const char *run, const char *name, const char *path,
+                                  const H5Tensor *a)
+{
+    size_t points = a->numel;
+    double *best = malloc(sizeof(double) * (points ? points : 1));
+    int found = 0;
+    char err[256];
+    for (int k = 0; k < c->n_next && best; k++) {
+        H5Tensor b;
+        if (h5io_read_tensor(c->next[k], path, &b, err, sizeof err) != 0)
+            continue;
+        points = b.numel < points ? b.numel : points;
+        for (size_t p = 0; p < points; p++)
+            best[p] = found && best[p] < b.data[p] ? best[p] : b.data[p];
+        found = 1;
+        h5io_tensor_free(&b);
+    }
+    for (size_t p = 0; found && p < points; p++)
+        if (a->data[p] > 0)
+            report(c, run, name, (int)p, a->data[p], best[p]);
+    free(best);
 }
 
 static void compare_series(CompareCtx *c, const char *run_path, const char *run, char (*names)[128])
@@ -56,49 +93,68 @@ static void compare_series(CompareCtx *c, const char *run_path, const char *run,
             continue;
         char path[512], err[256];
         snprintf(path, sizeof path, "%.256s/%.127s", run_path, names[i]);
-        H5Tensor a, b;
+        H5Tensor a;
         if (h5io_read_tensor(c->base, path, &a, err, sizeof err) != 0)
             continue;
-        if (h5io_read_tensor(c->next, path, &b, err, sizeof err) == 0) {
-            size_t points = a.numel < b.numel ? a.numel : b.numel;
-            for (size_t p = 0; p < points; p++)
-                if (a.data[p] > 0)
-                    report(c, run, names[i], (int)p, a.data[p], b.data[p]);
-            h5io_tensor_free(&b);
-        }
+        compare_series_points(c, run, names[i], path, &a);
         h5io_tensor_free(&a);
     }
 }
 
-int compare_results(const char *base_path, const char *new_path, double threshold, FILE *out, char *err,
-                    size_t errlen)
+/* A run is compared when at least one new file has it. */
+static int any_new_has(const CompareCtx *c, const char *run_path)
 {
+    for (int k = 0; k < c->n_next; k++)
+        if (h5io_exists(c->next[k], run_path))
+            return 1;
+    return 0;
+}
+
+static void close_all(CompareCtx *c)
+{
+    h5io_close(c->base);
+    for (int k = 0; k < c->n_next; k++)
+        h5io_close(c->next[k]);
+}
+
+int compare_results(const char *base_path, const char *const *new_paths, int n_new, double threshold, FILE *out,
+                    char *err, size_t errlen)
+{
+    if (n_new < 1 || n_new > COMPARE_MAX_NEW) {
+        snprintf(err, errlen, "compare: between 1 and %d new results files (got %d)", COMPARE_MAX_NEW, n_new);
+        return -1;
+    }
     CompareCtx c = {.threshold = threshold, .out = out};
     c.base = h5io_open_read(base_path, err, errlen);
     if (!c.base)
         return -1;
-    c.next = h5io_open_read(new_path, err, errlen);
+    for (; c.n_next < n_new; c.n_next++)
+        if (!(c.next[c.n_next] = h5io_open_read(new_paths[c.n_next], err, errlen))) {
+            close_all(&c);
+            return -1;
+        }
     char (*runs)[128] = malloc(sizeof(*runs) * MAX_NAMES), (*names)[128] = malloc(sizeof(*names) * MAX_NAMES);
-    if (!c.next || !runs || !names) {
-        if (c.next && (!runs || !names))
-            snprintf(err, errlen, "out of memory");
-        h5io_close(c.base), h5io_close(c.next), free(runs), free(names);
+    if (!runs || !names) {
+        snprintf(err, errlen, "out of memory");
+        close_all(&c), free(runs), free(names);
         return -1;
     }
-    fprintf(out, "%-70s %10s %10s %8s\n", "run/metric (time / calibration sgemm)", "base", "new", "change");
+    fprintf(out, "%-70s %10s %10s %8s\n", "run/metric (time / calibration sgemm)", "base",
+            n_new > 1 ? "new (best)" : "new", "change");
     int n = h5io_exists(c.base, "runs") ? h5io_list_groups(c.base, "runs", runs, MAX_NAMES) : 0;
     for (int r = 0; r < n; r++) {
         char run_path[256];
         snprintf(run_path, sizeof run_path, "runs/%.120s", runs[r]);
-        if (!h5io_exists(c.next, run_path))
+        if (!any_new_has(&c, run_path))
             continue;
         compare_attrs(&c, run_path, runs[r], names);
         compare_series(&c, run_path, runs[r], names);
     }
-    fprintf(out, "%d comparisons, %d slower than %+.0f%%\n", c.compared, c.regressions, 100 * threshold);
-    h5io_close(c.base), h5io_close(c.next), free(runs), free(names);
+    fprintf(out, "%d comparisons, %d slower than %+.0f%%", c.compared, c.regressions, 100 * threshold);
+    fprintf(out, n_new > 1 ? " (each the fastest of %d measurements)\n" : "\n", n_new);
+    close_all(&c), free(runs), free(names);
     if (c.compared == 0) {
-        snprintf(err, errlen, "%s and %s share no timed runs to compare", base_path, new_path);
+        snprintf(err, errlen, "%s and %s share no timed runs to compare", base_path, new_paths[0]);
         return -1;
     }
     return c.regressions;
@@ -134,7 +190,7 @@ static void identical_attrs(CompareCtx *c, const char *run_path, const char *run
         if (is_timing_metric(names[i]) || h5io_read_attr_double(c->base, run_path, names[i], &a) != 0)
             continue;
         c->compared++;
-        if (h5io_read_attr_double(c->next, run_path, names[i], &b) != 0)
+        if (h5io_read_attr_double(c->next[0], run_path, names[i], &b) != 0)
             differs(c, run, names[i], -1, a, NAN);
         else if (memcmp(&a, &b, sizeof a) != 0 && !(a != a && b != b))
             differs(c, run, names[i], -1, a, b);
@@ -151,7 +207,7 @@ static void identical_series(CompareCtx *c, const char *run_path, const char *ru
         if (is_timing_metric(names[i]) || h5io_read_tensor(c->base, path, &a, err, sizeof err) != 0)
             continue;
         c->compared++;
-        if (h5io_read_tensor(c->next, path, &b, err, sizeof err) != 0) {
+        if (h5io_read_tensor(c->next[0], path, &b, err, sizeof err) != 0) {
             differs(c, run, names[i], -1, (double)a.numel, NAN);
         } else {
             if (a.numel != b.numel)
@@ -173,19 +229,22 @@ int compare_identical(const char *base_path, const char *new_path, FILE *out, ch
     c.base = h5io_open_read(base_path, err, errlen);
     if (!c.base)
         return -1;
-    c.next = h5io_open_read(new_path, err, errlen);
+    if (!(c.next[0] = h5io_open_read(new_path, err, errlen))) {
+        close_all(&c);
+        return -1;
+    }
+    c.n_next = 1;
     char (*runs)[128] = malloc(sizeof(*runs) * MAX_NAMES), (*names)[128] = malloc(sizeof(*names) * MAX_NAMES);
-    if (!c.next || !runs || !names) {
-        if (c.next && (!runs || !names))
-            snprintf(err, errlen, "out of memory");
-        h5io_close(c.base), h5io_close(c.next), free(runs), free(names);
+    if (!runs || !names) {
+        snprintf(err, errlen, "out of memory");
+        close_all(&c), free(runs), free(names);
         return -1;
     }
     int n = h5io_exists(c.base, "runs") ? h5io_list_groups(c.base, "runs", runs, MAX_NAMES) : 0;
     for (int r = 0; r < n; r++) {
         char run_path[256];
         snprintf(run_path, sizeof run_path, "runs/%.120s", runs[r]);
-        if (!h5io_exists(c.next, run_path)) {
+        if (!h5io_exists(c.next[0], run_path)) {
             fprintf(out, "%.120s: missing from %s\n", runs[r], new_path);
             c.regressions++;
             continue;
@@ -194,7 +253,7 @@ int compare_identical(const char *base_path, const char *new_path, FILE *out, ch
         identical_series(&c, run_path, runs[r], names);
     }
     fprintf(out, "%d values compared, %d differ\n", c.compared, c.regressions);
-    h5io_close(c.base), h5io_close(c.next), free(runs), free(names);
+    close_all(&c), free(runs), free(names);
     if (c.compared == 0) {
         snprintf(err, errlen, "%s holds no non-timing metrics to compare", base_path);
         return -1;

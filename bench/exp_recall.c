@@ -4,9 +4,10 @@
  * scored by the accuracy of the answer token(s) on held-out examples (safari's metric; datasets/recall.h).
  *
  * Runs /runs/<mixer>_v<vocab>_L<seq_len>[_q<queries>]: series step, train_loss, eval_step, val_loss; attributes
- * accuracy (percent, answers of eval_examples held-out examples), params, seconds. The default profile trains
- * a CPU budget of steps per run (recorded): the table at length 2048 for vocabularies 10, 20, 30, 40, the
- * length sweep 64 ... 2048 at vocabulary 30, and the multi-query variant (4 queries); `paper` goes to 131K. */
+ * accuracy (percent, answers of eval_examples held-out examples), params, steps, batch, eval_examples, seconds.
+ * The default profile trains a CPU budget per run (1000 steps of about 4K tokens): the table at length 2048 for
+ * vocabularies 10, 20, 30, 40, the length sweep 64 ... 2048 at vocabulary 30, and the multi-query variant (4
+ * queries); `paper` goes to 131K. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,11 +76,22 @@ static int recall_accuracy(const LmModel *m, const float *params, RecallSplits *
 static TrainConfig recall_train_config(ReproProfile p, int T)
 {
     TrainConfig c = train_defaults();
-    c.batch = 32, c.context = T, c.lr = 1e-3f, c.min_lr = 1e-4f, c.warmup = 50, c.beta2 = 0.99f;
+    /* The default profile holds the tokens per step near 4K (batch 32 up to T = 128, then 4096 / T: 2 at the
+     * longest length, each sequence still scoring about T / 2 answers), so a run at T = 2048 costs about what
+     * one at T = 128 does and the 30 runs fit in about an hour on 2 cores; the paper profile keeps batch 32. */
+    const int batch = p == PROFILE_PAPER ? 32 : (4096 / T < 1 ? 1 : (4096 / T > 32 ? 32 : 4096 / T));
+    c.batch = batch, c.context = T, c.lr = 1e-3f, c.min_lr = 1e-4f, c.warmup = 50, c.beta2 = 0.99f;
     c.weight_decay = 0.1f, c.quiet = 1, c.eval_batches = 2;
     c.steps = p == PROFILE_SMOKE ? 20 : (p == PROFILE_PAPER ? 10000 : 1000);
     c.decay_steps = c.steps, c.eval_every = c.steps / 4 > 0 ? c.steps / 4 : 1;
     return c;
+}
+
+/* Held-out examples scored per run: 512 (64 in smoke), whatever the batch. */
+static int recall_eval_batches(ReproProfile p, int batch)
+{
+    const int examples = p == PROFILE_SMOKE ? 64 : 512;
+    return (examples + batch - 1) / batch;
 }
 
 static int recall_run(const ReproContext *ctx, Results *results, const char *mixer, const RecallPoint *p,
@@ -106,8 +118,8 @@ static int recall_run(const ReproContext *ctx, Results *results, const char *mix
     double accuracy = 0;
     TrainData data = {&s, recall_splits_batch};
     if (rc == 0 && (rc = train_run(&m, &tc, &data, &st, &log, &r, err, errlen)) == 0)
-        rc = recall_accuracy(&m, st.params, &s, tc.batch, T, ctx->profile == PROFILE_SMOKE ? 2 : 16, &accuracy, err,
-                             errlen);
+        rc = recall_accuracy(&m, st.params, &s, tc.batch, T, recall_eval_batches(ctx->profile, tc.batch), &accuracy,
+                             err, errlen);
     if (rc == 0) {
         results_run(results, run, config);
         results_series(results, run, "step", log.step, log.n_train);
@@ -117,6 +129,8 @@ static int recall_run(const ReproContext *ctx, Results *results, const char *mix
         results_metric(results, run, "accuracy", accuracy);
         results_metric(results, run, "params", (double)m.n_params);
         results_metric(results, run, "steps", tc.steps);
+        results_metric(results, run, "batch", tc.batch);
+        results_metric(results, run, "eval_examples", (double)recall_eval_batches(ctx->profile, tc.batch) * tc.batch);
         results_metric(results, run, "seconds", r.seconds);
         repro_log(ctx, "  %-26s accuracy %5.1f%%  (loss %.3f, %.0f s)\n", run, accuracy, r.final_train_loss,
                   r.seconds);

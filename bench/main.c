@@ -36,7 +36,7 @@ static int usage(FILE *out)
                  "  subq results show FILE.h5                    a readable table of a results file\n"
                  "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
                  "  subq results heatmap FILE.h5 DATASET OUT.png  a 2-D dataset as a PNG heat-map\n"
-                 "  subq compare BASE.h5 NEW.h5 [--threshold 0.25]  timing regressions (exit 3 if any)\n"
+                 "  subq compare BASE.h5 NEW.h5... [--threshold F] timing regressions, best of the NEWs (exit 3 if any)\n"
                  "  subq compare --identical A.h5 B.h5             determinism: non-timing metrics equal (exit 3 if not)\n"
                  "  subq report [--results-dir results]          write results/REPORT.md from the results files\n"
                  "  subq data fetch|info NAME [--cache DIR]         datasets: " DATA_NAMES "\n"
@@ -252,16 +252,21 @@ static int cmd_compare(int argc, char **argv)
             return fail(EXIT_BAD_INPUT, "compare", err);
         return differences > 0 ? EXIT_REGRESSION : 0;
     }
-    if (argc < 2)
-        return fail(EXIT_BAD_INPUT, "compare", "expected `subq compare BASE.h5 NEW.h5 [--threshold F]`");
+    /* BASE, then one or more NEW files (the positional arguments before the first option). */
+    int files = 0;
+    while (files < argc && strncmp(argv[files], "--", 2) != 0)
+        files++;
+    if (files < 2)
+        return fail(EXIT_BAD_INPUT, "compare", "expected `subq compare BASE.h5 NEW.h5 [NEW2.h5 ...] [--threshold F]`");
     CliOption opts[] = {{"threshold", 1, "relative slowdown that counts as a regression (0.25)", NULL}};
-    if (parse_or_complain("compare", opts, COUNT(opts), argc - 2, argv + 2) != 0)
+    if (parse_or_complain("compare", opts, COUNT(opts), argc - files, argv + files) != 0)
         return EXIT_BAD_INPUT;
     double threshold = 0.25;
     const char *t = cli_value(opts, COUNT(opts), "threshold");
     if (t && cli_double("threshold", t, 0.0, 100.0, &threshold, err, sizeof err) != 0)
         return fail(EXIT_BAD_INPUT, "compare", err);
-    int regressions = compare_results(argv[0], argv[1], threshold, stdout, err, sizeof err);
+    int regressions =
+        compare_results(argv[0], (const char *const *)argv + 1, files - 1, threshold, stdout, err, sizeof err);
     if (regressions < 0)
         return fail(EXIT_BAD_INPUT, "compare", err);
     return regressions > 0 ? EXIT_REGRESSION : 0;

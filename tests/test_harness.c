@@ -201,10 +201,37 @@ Test(compare, flags_only_slowdowns_beyond_the_threshold)
     write_timed(b, 2.4, 4.0); /* +20% (within 25%) and +33% (beyond) */
     FILE *sink = fopen("/dev/null", "w");
     cr_assert_not_null(sink);
-    cr_expect_eq(compare_results(a, b, 0.25, sink, err, sizeof err), 1);
-    cr_expect_eq(compare_results(a, b, 0.10, sink, err, sizeof err), 2);
-    cr_expect_eq(compare_results(b, a, 0.10, sink, err, sizeof err), 0, "speed-ups are not regressions");
-    cr_expect_eq(compare_results(a, "/nonexistent.h5", 0.1, sink, err, sizeof err), -1);
+    cr_expect_eq(compare_results(a, (const char *[]){b}, 1, 0.25, sink, err, sizeof err), 1);
+    cr_expect_eq(compare_results(a, (const char *[]){b}, 1, 0.10, sink, err, sizeof err), 2);
+    cr_expect_eq(compare_results(b, (const char *[]){a}, 1, 0.10, sink, err, sizeof err), 0, "speed-ups are not regressions");
+    cr_expect_eq(compare_results(a, (const char *[]){"/nonexistent.h5"}, 1, 0.1, sink, err, sizeof err), -1);
     fclose(sink);
     unlink(a), unlink(b);
+}
+
+/* Repeated measurements: each metric takes its fastest repetition, so a slowdown counts only when every
+ * repetition shows it (one noisy repetition does not), and a series point can come from another file than the
+ * scalar. */
+Test(compare, best_of_repetitions_ignores_one_slow_repetition)
+{
+    char a[64], b[64], c[64], d[64], err[256];
+    snprintf(a, sizeof a, "/tmp/subq_best_a_%ld.h5", (long)getpid());
+    snprintf(b, sizeof b, "/tmp/subq_best_b_%ld.h5", (long)getpid());
+    snprintf(c, sizeof c, "/tmp/subq_best_c_%ld.h5", (long)getpid());
+    snprintf(d, sizeof d, "/tmp/subq_best_d_%ld.h5", (long)getpid());
+    write_timed(a, 2.0, 3.0);
+    write_timed(b, 2.4, 4.0); /* series point +33% */
+    write_timed(c, 3.0, 3.1); /* scalar +50%, series point +3% */
+    write_timed(d, 2.6, 4.2); /* both slow */
+    FILE *sink = fopen("/dev/null", "w");
+    cr_assert_not_null(sink);
+    cr_expect_eq(compare_results(a, (const char *[]){b, c}, 2, 0.25, sink, err, sizeof err), 0,
+                 "best: scalar 2.4 (+20%%), point 3.1 (+3%%)");
+    cr_expect_eq(compare_results(a, (const char *[]){b, d}, 2, 0.25, sink, err, sizeof err), 1,
+                 "the point is slow in both repetitions");
+    cr_expect_eq(compare_results(a, (const char *[]){c, d}, 2, 0.10, sink, err, sizeof err), 1, "scalar 2.6: +30%%");
+    cr_expect_eq(compare_results(a, (const char *[]){b, "/nonexistent.h5"}, 2, 0.25, sink, err, sizeof err), -1);
+    cr_expect_eq(compare_results(a, (const char *[]){b}, 0, 0.25, sink, err, sizeof err), -1);
+    fclose(sink);
+    unlink(a), unlink(b), unlink(c), unlink(d);
 }
