@@ -101,7 +101,7 @@ void lm_tensor_group(LmTensor *t)
     t->lr_is_cap = 0;
     if (strstr(n, "filter_fn.pos_emb.z"))
         t->lr_override = 1e-5f, t->weight_decay = 0;
-    else if (strstr(n, "filter_fn.implicit_filter."))
+    else if (strstr(n, "implicit_filter.")) /* Hyena's filter_fn.implicit_filter, longconv2d's implicit_filter */
         t->lr_override = 1e-3f, t->weight_decay = 0;
     else if (strstr(n, "kernel.log_dt") || strstr(n, "kernel.log_A_real") || strstr(n, "kernel.A_imag"))
         t->lr_override = 1e-3f, t->lr_is_cap = 1, t->weight_decay = 0;

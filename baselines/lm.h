@@ -65,7 +65,7 @@ int lm_config_string(const LmModel *m, char *out, size_t outlen);
 void lm_init(const LmModel *m, float *params, uint64_t seed);
 
 /* Sets a tensor's optimisation group from its name and rank, following the official modules' _optim settings:
- * Hyena's pos_emb.z (lr 1e-5) and implicit filter MLP (lr 1e-3), S4D's log_dt/log_A_real/A_imag (lr
+ * Hyena's pos_emb.z (lr 1e-5) and implicit filter MLP (lr 1e-3; also longconv2d's implicit_filter), S4D's log_dt/log_A_real/A_imag (lr
  * min(1e-3, base)), all without weight decay; otherwise nanoGPT's rule: tensors of 2 or more dimensions decay,
  * vectors do not. Shared with the classifiers (baselines/classifier.c). */
 void lm_tensor_group(LmTensor *t);

@@ -214,17 +214,21 @@ static int run_speed_variant(const ReproContext *ctx, Results *results, const Sp
     return 0;
 }
 
-/* Root attributes for the targets at width 4096: speedup and FLOP ratio per variant and batch. */
-static void record_targets(Results *results, const char *variant, int batch, const SpeedSeries *s)
+/* Root attributes for the issue's targets at width 4096: speedup and FLOP ratio per variant and batch. Returns
+ * the speedup at 4096 (-1 when the width is not in the profile). */
+static double record_targets(Results *results, const char *variant, int batch, const SpeedSeries *s)
 {
+    double at_4096 = -1;
     for (int k = 0; k < s->n; k++)
         if (s->width[k] == 4096) {
+            at_4096 = s->speedup[k];
             char key[128];
             snprintf(key, sizeof key, "speedup_%s_w4096_b%d", variant, batch);
             results_root_metric(results, key, s->speedup[k]);
             snprintf(key, sizeof key, "flop_ratio_%s_w4096_b%d", variant, batch);
             results_root_metric(results, key, s->flop_ratio[k]);
         }
+    return at_4096;
 }
 
 int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size_t errlen)
@@ -241,10 +245,20 @@ int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size
     int rc = 0;
     for (int b = 0; b < N_BATCHES && rc == 0; b++) {
         SpeedSeries dense, other;
+        double fff = -1, moe = -1;
         rc = run_speed_variant(ctx, results, &sz, &speed_variants[0], b, pool, NULL, &dense, err, errlen);
         for (int v = 1; v < N_SPEED_VARIANTS && rc == 0; v++) {
             rc = run_speed_variant(ctx, results, &sz, &speed_variants[v], b, pool, &dense, &other, err, errlen);
-            record_targets(results, speed_variants[v].name, sz.batches[b], &other);
+            double s = rc == 0 ? record_targets(results, speed_variants[v].name, sz.batches[b], &other) : -1;
+            fff = strcmp(speed_variants[v].name, "fff_leaf1") == 0 ? s : fff;
+            moe = strcmp(speed_variants[v].name, "moe_k1") == 0 ? s : moe;
+        }
+        /* The FFF paper's "faster than MoE": the same FFF against top-1 MoE of equal training width, as a ratio of
+         * their speedups over the one dense baseline (= MoE time / FFF time). */
+        if (rc == 0 && fff > 0 && moe > 0) {
+            char key[128];
+            snprintf(key, sizeof key, "fff_over_moe_w4096_b%d", sz.batches[b]);
+            results_root_metric(results, key, fff / moe);
         }
     }
     core_free(pool);

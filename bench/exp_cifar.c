@@ -130,8 +130,13 @@ static int record_inference(Results *results, const char *name, const ClsModel *
     char text[4096];
     ClsModel hard;
     int routed = m->has_channel && (m->cfg.channel == CLS_CHANNEL_FFF || m->cfg.channel == CLS_CHANNEL_MOE);
-    if (!routed || infer_config(config, text, sizeof text) != 0)
+    if (!routed)
         snprintf(text, sizeof text, "%s", config);
+    else if (infer_config(config, text, sizeof text) != 0) {
+        snprintf(err, errlen, "%s: cannot switch the config to inference mode (no channel.mode=train, or too long)",
+                 name);
+        return -1;
+    }
     if (cls_create(&hard, text, err, errlen) != 0)
         return -1;
     ClsEval test, train;
@@ -180,8 +185,12 @@ int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name,
     }
     if (rc == 0) {
         char canon[4096];
-        cls_config_string(&m, canon, sizeof canon);
-        rc = cls_train_run(&m, tc, &d->cls.data, &st, &log, &r, err, errlen);
+        if (cls_config_string(&m, canon, sizeof canon) != 0) {
+            snprintf(err, errlen, "%s: the model's config string does not fit %zu bytes", name, sizeof canon);
+            rc = -1;
+        }
+        if (rc == 0)
+            rc = cls_train_run(&m, tc, &d->cls.data, &st, &log, &r, err, errlen);
         if (rc == 0) {
             results_run(results, name, canon);
             record_series(results, name, &log);

@@ -34,7 +34,7 @@ static SeqBudget vit_budget(ReproProfile p)
 {
     if (p == PROFILE_SMOKE)
         return (SeqBudget){16, 1, 32, 2000, 500, 500, 30, 32, 2, 1e-3f, 0.05f};
-    if (p == PROFILE_PAPER) /* ViT-Tiny (D 192, 12 layers, MLP 768), 100 epochs of batch 128 */
+    if (p == PROFILE_PAPER) /* ViT-Tiny (D 192, 3 heads, 12 layers, MLP 768), 100 epochs of batch 128 */
         return (SeqBudget){192, 12, 768, 0, 0, 0, 39063, 128, 20, 1e-3f, 0.05f};
     return (SeqBudget){64, 4, 128, 0, 0, 2000, 2400, 64, 6, 1e-3f, 0.05f};
 }
@@ -47,7 +47,7 @@ static void vit_config(const SeqBudget *b, int hyena, int fff, char *out, size_t
         used += snprintf(out + used, len - (size_t)used, "mixer=hyena,");
     else
         used += snprintf(out + used, len - (size_t)used, "mixer=attention,mixer.n_heads=%d,mixer.causal=0,",
-                         b->d_model >= 64 ? b->d_model / 16 : 2);
+                         b->d_model >= 192 ? b->d_model / 64 : (b->d_model >= 64 ? b->d_model / 16 : 2));
     int depth = 0;
     while ((VIT_FFF_LEAF << (depth + 1)) <= b->hidden)
         depth++;

@@ -40,6 +40,8 @@ static const ClaimRule rules[] = {
      "subq's GPT at nanoGPT's CPU configuration (bytes, 2000 steps); validation loss"},
     {"fff_speed_ff", "channel_speed", "/", "speedup_fff_leaf1_w4096_b1", +1, 1.0,
      "FFF depth 12, leaf width 1 vs dense ffn of width 4096, D=768, batch 1 (fair timing, see channel_speed)"},
+    {"fff_speed_moe", "channel_speed", "/", "fff_over_moe_w4096_b1", +1, 1.0,
+     "FFF depth 12, leaf width 1 vs top-1 MoE (16 experts) of the same training width 4096, D=768, batch 1"},
     {"ufb_cpu_speedup", "channel_speed", "/", "speedup_ufb_w4096_b1", +1, 1.0,
      "UltraFastBERT FFF depth 11 (4095 neurons) vs dense ffn width 4096, D=768, batch 1"},
     {"fff_vit_neurons", "cifar_vit", "/", "fff_accuracy_retained_pct", +1, 1.0,
@@ -53,6 +55,8 @@ static const ClaimRule rules[] = {
      "isometric network with 2D long convolutions; test accuracy"},
     {"fff_cifar10_ff_repro", "cifar_fff", "/", "widest_ff_test_acc", +1, 1.0,
      "FF of the widest training width (128 in default), 5 epochs; test accuracy"},
+    {"fff_cifar10_gap_repro", "cifar_fff", "/", "widest_fff_minus_ff_test_acc", -1, 1.0,
+     "FFF (leaf 8, hard routing) minus FF test accuracy at the widest training width, 5 epochs, points"},
     {"fff_cifar10_fff_repro", "cifar_fff", "/", "widest_fff_test_acc_infer", +1, 1.0,
      "FFF of the same training width (leaf 8, hard routing), 5 epochs; test accuracy"},
 };

@@ -172,7 +172,8 @@ static void summary_line(FILE *out, H5File *f)
     } items[] = {
         {"fff_accuracy_retained_pct", "attention+FFF (hard) keeps %.1f%% of attention+ffn's test accuracy"},
         {"hyena_fff_accuracy_retained_pct", "hyena+FFF (hard) keeps %.1f%% of hyena+ffn's"},
-        {"fff_neuron_fraction", "FFF evaluates a fraction %.3f of its channel neurons per token"},
+        {"fff_neuron_fraction", "FFF evaluates a fraction %.3f of its channel neurons per token (the path's nodes "
+                                "and one leaf over all nodes and leaves)"},
         {"vit_minus_hyena_test_acc", "ViT minus Hyena-ViT: %+.2f points"},
         {"hyena_minus_s4d_test_acc", "Hyena minus S4D: %+.2f points"},
         {"longconv_minus_conv_test_acc", "2D long convolutions minus 3x3: %+.2f points"},

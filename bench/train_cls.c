@@ -193,7 +193,9 @@ static int evaluate_now(const ClsModel *m, const ClsTrainConfig *cfg, const ClsD
         rc = cls_evaluate(m, data, CLS_SPLIT_TRAIN, cfg->eval_train_images, cfg->eval_batch, s->params, &r->train,
                           err, errlen);
     r->eval_seconds += timing_now_seconds() - t0;
-    if (rc == 0 && r->test.accuracy > r->best_test_acc)
+    /* Only evaluations of the whole test split compete for the best (mid-training ones may score a subset). */
+    const int whole_split = (last ? cfg->final_test_images : cfg->eval_test_images) == 0;
+    if (rc == 0 && whole_split && r->test.accuracy > r->best_test_acc)
         r->best_test_acc = r->test.accuracy;
     return rc;
 }
