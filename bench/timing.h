@@ -26,7 +26,7 @@ typedef void (*TimingBody)(void *ctx);
 /* Defaults: 1 warm-up, at least 5 repetitions and 0.5 s, at most 1000 repetitions. */
 TimingPolicy timing_default_policy(void);
 /* One timed repetition, no warm-up: for runs that take minutes (plans and pages are warm from the
- * forward measurement that precedes them). */
+ * forward measurement that precedes them; benchop_run gives that forward one warm-up call). */
 TimingPolicy timing_single_policy(void);
 
 double timing_now_seconds(void); /* monotonic clock */
