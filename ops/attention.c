@@ -23,6 +23,11 @@ __attribute__((__simd__("notinbranch"))) float expf(float);
 #define BWD_QUERY_BLOCK 128
 #define BWD_KEY_BLOCK 128
 #define NAIVE_PARALLEL_ROWS 64 /* below this many rows a parallel softmax costs more than it saves */
+/* Up to this length the naive kernel runs its (b, h) heads in parallel, each head's GEMMs on one thread
+ * (OpenBLAS runs single-threaded inside an OpenMP region): at short lengths a head's GEMMs are a few MFLOP,
+ * and threading each call costs more than it saves (the LM's context 64 makes 48 heads of 64 x 64 per layer
+ * and step). Longer sequences keep one head at a time with threaded GEMMs. */
+#define NAIVE_HEAD_PARALLEL_MAX_L 512
 
 const ConfigField attention_config_fields[] = {
     {"d_model", CONFIG_INT, offsetof(AttentionConfig, d_model), "64", NULL, "model width D"},
@@ -136,13 +141,18 @@ static size_t tiled_bwd_thread_floats(int L)
 }
 
 /* Depends on the OpenMP thread count: size it after setting that count (as fftconv does). */
+static int naive_heads_in_parallel(const AttnDims *d)
+{
+    return d->L <= NAIVE_HEAD_PARALLEL_MAX_L && d->B * d->H > 1 && omp_get_max_threads() > 1;
+}
+
 size_t attention_workspace_floats(const AttentionConfig *cfg, int B, int L)
 {
     AttnDims d = attention_dims(cfg, B, L);
     size_t threads = (size_t)omp_get_max_threads();
     size_t dqkv = ws_floats_for(qkv_floats(&d));
-    if (cfg->impl == ATTENTION_NAIVE)
-        return dqkv + ws_floats_for((size_t)L * L);
+    if (cfg->impl == ATTENTION_NAIVE) /* dS scratch (L, L): one per thread when heads run in parallel */
+        return dqkv + (naive_heads_in_parallel(&d) ? threads : 1) * ws_floats_for((size_t)L * L);
     size_t fwd = threads * tiled_fwd_thread_floats(), bwd = dqkv + threads * tiled_bwd_thread_floats(L);
     return fwd > bwd ? fwd : bwd;
 }
@@ -189,15 +199,15 @@ static void naive_softmax_rows(float *p, int L, int causal)
 
 static void naive_core_forward(const AttnDims *d, const float *qkv, float *ctx, float *probs)
 {
-    const int L = d->L, ld = 3 * d->D;
-    for (int b = 0; b < d->B; b++)
-        for (int h = 0; h < d->H; h++) {
-            AttnHead hv = head_view(d, qkv, ctx, b, h);
-            float *p = probs + ((size_t)b * d->H + h) * L * L; /* (L, L) */
-            gemm(false, true, L, L, d->hd, d->scale, hv.q, ld, hv.k, ld, 0.0f, p, L);
-            naive_softmax_rows(p, L, d->causal);
-            gemm(false, false, L, d->hd, L, 1.0f, p, L, hv.v, ld, 0.0f, hv.o, d->D);
-        }
+    const int L = d->L, ld = 3 * d->D, heads = d->B * d->H;
+#pragma omp parallel for schedule(dynamic, 1) if (naive_heads_in_parallel(d))
+    for (int bh = 0; bh < heads; bh++) {
+        AttnHead hv = head_view(d, qkv, ctx, bh / d->H, bh % d->H);
+        float *p = probs + (size_t)bh * L * L; /* (L, L) */
+        gemm(false, true, L, L, d->hd, d->scale, hv.q, ld, hv.k, ld, 0.0f, p, L);
+        naive_softmax_rows(p, L, d->causal);
+        gemm(false, false, L, d->hd, L, 1.0f, p, L, hv.v, ld, 0.0f, hv.o, d->D);
+    }
 }
 
 /* ds (L, L) holds dP on entry; leaves dS = P * (dP - rowsum(P * dP)), zero above the diagonal when causal. */
@@ -218,21 +228,24 @@ static void naive_softmax_backward_rows(const float *p, float *ds, int L, int ca
     }
 }
 
-/* Writes the head's columns of dqkv from dctx. ds: (L, L) scratch. */
+/* Writes the heads' columns of dqkv from dctx (each head owns its columns, so heads run in parallel without
+ * locks). scratch: one (L, L) dS per thread when heads run in parallel, else one. */
 static void naive_core_backward(const AttnDims *d, const float *qkv, const float *probs, const float *dctx,
-                                float *dqkv, float *ds)
+                                float *dqkv, float *scratch)
 {
-    const int L = d->L, ld = 3 * d->D, hd = d->hd;
-    for (int b = 0; b < d->B; b++)
-        for (int h = 0; h < d->H; h++) {
-            AttnHead hv = head_view(d, qkv, dctx, b, h), g = head_view(d, dqkv, dctx, b, h);
-            const float *p = probs + ((size_t)b * d->H + h) * L * L;
-            gemm(true, false, L, hd, L, 1.0f, p, L, hv.o, d->D, 0.0f, g.v, ld);         /* dV = P^T dO */
-            gemm(false, true, L, L, hd, 1.0f, hv.o, d->D, hv.v, ld, 0.0f, ds, L);       /* dP = dO V^T */
-            naive_softmax_backward_rows(p, ds, L, d->causal);
-            gemm(false, false, L, hd, L, d->scale, ds, L, hv.k, ld, 0.0f, g.q, ld);     /* dQ = dS K / sqrt(hd) */
-            gemm(true, false, L, hd, L, d->scale, ds, L, hv.q, ld, 0.0f, g.k, ld);      /* dK = dS^T Q / sqrt(hd) */
-        }
+    const int L = d->L, ld = 3 * d->D, hd = d->hd, heads = d->B * d->H;
+#pragma omp parallel for schedule(dynamic, 1) if (naive_heads_in_parallel(d))
+    for (int bh = 0; bh < heads; bh++) {
+        const int b = bh / d->H, h = bh % d->H;
+        float *ds = scratch + (size_t)omp_get_thread_num() * ws_floats_for((size_t)L * L);
+        AttnHead hv = head_view(d, qkv, dctx, b, h), g = head_view(d, dqkv, dctx, b, h);
+        const float *p = probs + (size_t)bh * L * L;
+        gemm(true, false, L, hd, L, 1.0f, p, L, hv.o, d->D, 0.0f, g.v, ld);         /* dV = P^T dO */
+        gemm(false, true, L, L, hd, 1.0f, hv.o, d->D, hv.v, ld, 0.0f, ds, L);       /* dP = dO V^T */
+        naive_softmax_backward_rows(p, ds, L, d->causal);
+        gemm(false, false, L, hd, L, d->scale, ds, L, hv.k, ld, 0.0f, g.q, ld);     /* dQ = dS K / sqrt(hd) */
+        gemm(true, false, L, hd, L, d->scale, ds, L, hv.q, ld, 0.0f, g.k, ld);      /* dK = dS^T Q / sqrt(hd) */
+    }
 }
 
 /* ---- tiled kernel: FlashAttention-2's online softmax on CPU tiles ---- */
@@ -444,7 +457,9 @@ void attention_backward(const AttentionConfig *cfg, const float *params, const f
     gemm_linear_backward_params(dy, ctx, g.out_w, g.out_b, rows, D, D);
     gemm_linear_backward_input(dy, p.out_w, dctx, rows, D, D, 0.0f);
     if (cfg->impl == ATTENTION_NAIVE)
-        naive_core_backward(&d, qkv, softmax_state, dctx, dqkv, ws_take(ws, (size_t)L * L));
+        naive_core_backward(&d, qkv, softmax_state, dctx, dqkv,
+                            ws_take(ws, (naive_heads_in_parallel(&d) ? (size_t)omp_get_max_threads() : 1) *
+                                            ws_floats_for((size_t)L * L)));
     else
         tiled_core_backward(&d, qkv, ctx, softmax_state, dctx, dqkv, ws);
     gemm_linear_backward_params(dqkv, x, g.in_w, g.in_b, rows, D, 3 * D);
