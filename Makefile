@@ -131,7 +131,7 @@ PERF_REF := results/reference/perf.h5
 PERF_REPEAT ?= 3
 PERF_THRESHOLD ?= 0.25
 perf_measure = for i in $$(seq $(1) $(2)); do \
-	  ./subq reproduce --profile smoke --only ops_core --results-dir build/perf/r$$i --force --quiet || exit 1; done
+	  mkdir -p build/perf/r$$i && ./subq reproduce --profile smoke --only ops_core --results-dir build/perf/r$$i --force --quiet || exit 1; done
 perf-check: check-deps
 	@$(MAKE) --no-print-directory subq
 	@rm -rf build/perf
@@ -143,7 +143,7 @@ perf-check: check-deps
 
 perf-reference: check-deps
 	@$(MAKE) --no-print-directory subq
-	./subq reproduce --profile smoke --only ops_core --results-dir build/perf/ref --force --quiet
+	mkdir -p build/perf/ref && ./subq reproduce --profile smoke --only ops_core --results-dir build/perf/ref --force --quiet
 	mkdir -p results/reference && cp build/perf/ref/ops_core.h5 $(PERF_REF)
 
 # Fuzzes the CIFAR, text and manifest loaders for FUZZ_SECONDS per target (libFuzzer with clang, else the gcc
