@@ -56,33 +56,14 @@ static double objective(ClsFixture *f)
 }
 
 /* Central differences on up to `per_tensor` entries of every tensor; the worst relative error. */
+static double objective_of(void *ctx) { return objective(ctx); }
+
 static double model_gradcheck(ClsFixture *f, int per_tensor, char *worst, size_t worst_len)
 {
     memset(f->grads, 0, f->m.n_params * sizeof(float));
     cls_forward_backward(&f->m, f->params, f->images, f->labels, f->B, f->act, f->ws, f->grads, 1, 3, NULL);
-    double max_err = 0.0;
-    Rng rng;
-    rng_init(&rng, 99);
-    for (int t = 0; t < f->m.n_tensors; t++) {
-        const ParamSpec *s = &f->m.tensors[t].spec;
-        for (int k = 0; k < per_tensor && (size_t)k < s->numel; k++) {
-            size_t i = s->offset + (s->numel <= (size_t)per_tensor ? (size_t)k : rng_below(&rng, (uint32_t)s->numel));
-            float saved = f->params[i];
-            f->params[i] = saved + GRAD_EPS;
-            double up = objective(f);
-            f->params[i] = saved - GRAD_EPS;
-            double down = objective(f);
-            f->params[i] = saved;
-            double numeric = (up - down) / (2.0 * GRAD_EPS), analytic = f->grads[i];
-            double err = fabs(analytic - numeric) / (fabs(numeric) + GRAD_FLOOR);
-            if (err > max_err) {
-                max_err = err;
-                snprintf(worst, worst_len, "%s[%zu]: analytic %.6g numeric %.6g", s->name, i - s->offset, analytic,
-                         numeric);
-            }
-        }
-    }
-    return max_err;
+    return gradcheck_model(f->m.tensors, f->m.n_tensors, f->params, f->grads, per_tensor, GRAD_EPS, GRAD_FLOOR, objective_of,
+                           f, worst, worst_len);
 }
 
 static void check_gradient(const char *config)

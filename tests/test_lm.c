@@ -52,34 +52,14 @@ static double loss_of(LmFixture *f)
 }
 
 /* Central differences on up to `per_tensor` entries of every tensor; returns the worst relative error. */
+static double objective_of(void *ctx) { return loss_of(ctx); }
+
 static double model_gradcheck(LmFixture *f, int per_tensor, char *worst, size_t worst_len)
 {
     memset(f->grads, 0, f->m.n_params * sizeof(float));
     lm_forward_backward(&f->m, f->params, f->ids, f->targets, f->B, f->T, f->act, f->ws, f->grads, 1, 0);
-    double max_err = 0.0;
-    const float eps = 1e-2f;
-    Rng rng;
-    rng_init(&rng, 99);
-    for (int t = 0; t < f->m.n_tensors; t++) {
-        const ParamSpec *s = &f->m.tensors[t].spec;
-        for (int k = 0; k < per_tensor && (size_t)k < s->numel; k++) {
-            size_t i = s->offset + (s->numel <= (size_t)per_tensor ? (size_t)k : rng_below(&rng, (uint32_t)s->numel));
-            float saved = f->params[i];
-            f->params[i] = saved + eps;
-            double up = loss_of(f);
-            f->params[i] = saved - eps;
-            double down = loss_of(f);
-            f->params[i] = saved;
-            double numeric = (up - down) / (2.0 * eps), analytic = f->grads[i];
-            double err = fabs(analytic - numeric) / (fabs(numeric) + 2e-3);
-            if (err > max_err) {
-                max_err = err;
-                snprintf(worst, worst_len, "%s[%zu]: analytic %.6g numeric %.6g", s->name, i - s->offset, analytic,
-                         numeric);
-            }
-        }
-    }
-    return max_err;
+    return gradcheck_model(f->m.tensors, f->m.n_tensors, f->params, f->grads, per_tensor, 1e-2f, 2e-3, objective_of,
+                           f, worst, worst_len);
 }
 
 static void check_model_gradient(const char *config)

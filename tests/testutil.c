@@ -189,3 +189,32 @@ void expect_backward_overwrites_dx_and_accumulates(OpFixture *fx)
         cr_expect_float_eq(fx->dparams[i], 2.0f * dp1[i], 1e-5f * (1.0f + fabsf(dp1[i])), "dparams[%zu] += ", i);
     free(dx1), free(dp1);
 }
+
+double gradcheck_model(const LmTensor *tensors, int n_tensors, float *params, const float *grads, int per_tensor,
+                       float eps, double floor, double (*objective)(void *ctx), void *ctx, char *worst,
+                       size_t worst_len)
+{
+    double max_err = 0.0;
+    Rng rng;
+    rng_init(&rng, 99);
+    for (int t = 0; t < n_tensors; t++) {
+        const ParamSpec *s = &tensors[t].spec;
+        for (int k = 0; k < per_tensor && (size_t)k < s->numel; k++) {
+            size_t i = s->offset + (s->numel <= (size_t)per_tensor ? (size_t)k : rng_below(&rng, (uint32_t)s->numel));
+            float saved = params[i];
+            params[i] = saved + eps;
+            double up = objective(ctx);
+            params[i] = saved - eps;
+            double down = objective(ctx);
+            params[i] = saved;
+            double numeric = (up - down) / (2.0 * eps), analytic = grads[i];
+            double err = fabs(analytic - numeric) / (fabs(numeric) + floor);
+            if (err > max_err) {
+                max_err = err;
+                snprintf(worst, worst_len, "%s[%zu]: analytic %.6g numeric %.6g", s->name, i - s->offset, analytic,
+                         numeric);
+            }
+        }
+    }
+    return max_err;
+}

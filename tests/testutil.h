@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lm.h" /* LmTensor */
 #include "registry.h"
 
 /* Everything needed to run one configured operator on random data. */
@@ -40,6 +41,13 @@ void expect_causal(OpFixture *fx, int t0);
 void expect_backward_overwrites_dx_and_accumulates(OpFixture *fx);
 
 /* max |a - b| / (max |b| + floor): a scale-aware error for comparing whole tensors. */
+/* Central differences of objective(ctx) on up to per_tensor entries of every tensor of a model (all entries of
+ * smaller tensors, else random ones, seed 99) against the analytic gradient grads; returns the worst
+ * |analytic - numeric| / (|numeric| + floor) and describes it in worst. Shared by the LM and classifier tests. */
+double gradcheck_model(const LmTensor *tensors, int n_tensors, float *params, const float *grads, int per_tensor,
+                       float eps, double floor, double (*objective)(void *ctx), void *ctx, char *worst,
+                       size_t worst_len);
+
 double max_scaled_diff(const float *a, const float *b, size_t n, double floor);
 void fill_normal(float *x, size_t n, uint64_t seed, float std);
 
