@@ -32,6 +32,8 @@ static const ConfigField cls_fields[] = {
      "FFF hardening weight h (objective + h * mean node entropy, per FFF channel)"},
     {"balance", CONFIG_FLOAT, offsetof(ClsConfig, balance), "0.01", NULL,
      "MoE balance weight (objective + w * (importance CV^2 + load CV^2), per MoE channel)"},
+    {"dropout", CONFIG_FLOAT, offsetof(ClsConfig, dropout), "0", NULL,
+     "dropout probability on each residual branch's output in training (blocks), kept values scaled by 1/(1-p)"},
 };
 #define CLS_FIELD_COUNT ((int)(sizeof cls_fields / sizeof cls_fields[0]))
 
@@ -78,6 +80,11 @@ static int validate(const ClsConfig *c, char *err, size_t errlen)
     }
     if (c->arch == CLS_ARCH_BLOCKS && (c->d_model < 1 || c->n_layers < 1 || c->n_layers > CLS_MAX_LAYERS)) {
         snprintf(err, errlen, "classifier: need d_model >= 1 and 1 <= layers <= %d", CLS_MAX_LAYERS);
+        return -1;
+    }
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f) || (c->arch == CLS_ARCH_FLAT && c->dropout != 0.0f)) {
+        snprintf(err, errlen, "classifier: dropout %g must be in [0, 1), and 0 for arch=flat (it drops residual "
+                 "branches)", (double)c->dropout);
         return -1;
     }
     return 0;

@@ -19,11 +19,18 @@
  * A patch token's features are ordered (py, px, c) (einops "b (h p1) (w p2) c -> b (h w) (p1 p2 c)"), so a
  * linear patch embedding is a convolution with kernel and stride p.
  *
+ * With dropout = p > 0, a training pass (backward != 0) multiplies each residual branch's output, mixer(.) and
+ * channel(.), by an independent keep mask / (1 - p) before it is added (torch.nn.Dropout after the block's
+ * mixer and MLP, as the isometric S4ND/Hyena networks and timm's ViT place it); evaluation passes do not.
+ * The masks are a hash of (draw, layer, branch, element), so backward regenerates them instead of storing them
+ * and the same draw repeats a step exactly.
+ *
  * Objective = mean CE + hardening * sum over FFF channels of their mean decision entropy (fff.h) + balance *
  * sum over MoE channels of (importance CV^2 + load CV^2) (moe.h); backward is its exact gradient.
  *
  * Config string (recorded in every result): "arch=blocks,classes=10,image=32,channels=3,patch=4,d_model=64,
- * layers=4,mixer=attention,channel=ffn,pos_emb=1,pool=mean,mixer.n_heads=4,mixer.causal=0,channel.d_hidden=128".
+ * layers=4,mixer=attention,channel=ffn,pos_emb=1,pool=mean,dropout=0.1,mixer.n_heads=4,mixer.causal=0,
+ * channel.d_hidden=128".
  * Keys prefixed "mixer." and "channel." go to the operators: the model adds the width (d_model, or d_in = d_out
  * for conv2d), l_max = L for a hyena mixer and height = width = image / patch for conv2d and longconv2d, unless
  * given. Parameter names: embed.weight (D, p^2 C), embed.bias, pos_emb (1, L, D), layers.<i>.norm1.*,
@@ -52,6 +59,7 @@ typedef struct ClsConfig {
     int channel; /* ClsChannel */
     int pos_emb, pool;
     float hardening, balance;
+    float dropout; /* residual-branch dropout in training (blocks) */
     char mixer_extra[CLS_CONFIG_LEN], channel_extra[CLS_CONFIG_LEN]; /* "k=v,..." for the operators */
 } ClsConfig;
 
@@ -96,6 +104,9 @@ double cls_forward_backward(const ClsModel *m, const float *params, const float 
 const float *cls_logits(const ClsModel *m, const float *act, int B);
 /* The final token representations norm_f(x_N) (B, L, D) of the last forward: blocks only (NULL for flat). */
 const float *cls_token_features(const ClsModel *m, const float *act, int B);
+/* The residual stream (B, L, D) entering layer l of the last forward, l = layers: after the last layer (blocks
+ * only; NULL for flat or l out of range). */
+const float *cls_residual_stream(const ClsModel *m, const float *act, int B, int l);
 /* Images whose arg-max logit is the label, from the last forward with backward == 0. */
 int cls_count_correct(const ClsModel *m, const float *act, const int *labels, int B);
 /* Analytic FLOPs of one forward and one backward over B images (loss included; the regularizers are not). */

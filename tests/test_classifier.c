@@ -22,6 +22,7 @@ typedef struct ClsFixture {
     int B;
     float *params, *grads, *act, *ws, *images;
     int *labels;
+    float *train_grads; /* when set, objective() is the training pass (dropout on), its gradient discarded here */
 } ClsFixture;
 
 static void fixture(ClsFixture *f, const char *config, int B, uint64_t seed)
@@ -36,6 +37,7 @@ static void fixture(ClsFixture *f, const char *config, int B, uint64_t seed)
     f->ws = core_alloc_floats(cls_workspace_floats(&f->m, B));
     f->images = core_alloc_floats((size_t)B * image);
     f->labels = malloc(sizeof(int) * (size_t)B);
+    f->train_grads = NULL;
     cr_assert(f->params && f->grads && f->act && f->ws && f->images && f->labels);
     cls_init(&f->m, f->params, seed);
     fill_normal(f->images, (size_t)B * image, seed + 1, 1.0f);
@@ -47,12 +49,14 @@ static void fixture_free(ClsFixture *f)
 {
     core_free(f->params), core_free(f->grads), core_free(f->act), core_free(f->ws), core_free(f->images);
     free(f->labels);
+    core_free(f->train_grads);
     cls_destroy(&f->m);
 }
 
 static double objective(ClsFixture *f)
 {
-    return cls_forward_backward(&f->m, f->params, f->images, f->labels, f->B, f->act, f->ws, NULL, 0, 3, NULL);
+    return cls_forward_backward(&f->m, f->params, f->images, f->labels, f->B, f->act, f->ws, f->train_grads,
+                                f->train_grads != NULL, 3, NULL);
 }
 
 /* Central differences on up to `per_tensor` entries of every tensor; the worst relative error. */
@@ -66,10 +70,13 @@ static double model_gradcheck(ClsFixture *f, int per_tensor, char *worst, size_t
                            f, worst, worst_len);
 }
 
-static void check_gradient(const char *config)
+/* The gradient of the evaluation objective or, with train, of the training objective (dropout masks of draw 3). */
+static void check_gradient_of(const char *config, int train)
 {
     ClsFixture f;
     fixture(&f, config, 3, 11);
+    if (train)
+        cr_assert(f.train_grads = core_alloc_floats(f.m.n_params));
     /* Larger weights than the init, so every path carries a gradient well above round-off. */
     Rng rng;
     rng_init(&rng, 5);
@@ -80,6 +87,8 @@ static void check_gradient(const char *config)
     cr_expect_leq(err, GRAD_TOL, "%s: worst gradient error %.3g at %s", config, err, worst);
     fixture_free(&f);
 }
+
+static void check_gradient(const char *config) { check_gradient_of(config, 0); }
 
 #define FLAT "arch=flat,classes=3,image=4,channels=2"
 #define VIT "arch=blocks,classes=3,image=4,channels=2,patch=2,d_model=8,layers=2,pos_emb=1"
@@ -135,6 +144,68 @@ Test(classifier, isometric_depthwise_conv2d_gradient_matches_finite_differences)
 Test(classifier, isometric_longconv2d_gradient_matches_finite_differences)
 {
     check_gradient(ISO ",mixer=longconv2d,mixer.filter_order=8");
+}
+
+/* The training objective with residual dropout: the masks are fixed by the draw, so the loss is a smooth
+ * function of the parameters and backward must be its exact gradient (mask and 1 / (1 - p) scaling included). */
+Test(classifier, isometric_longconv2d_with_dropout_training_gradient_matches_finite_differences)
+{
+    check_gradient_of(ISO ",mixer=longconv2d,mixer.filter_order=8,dropout=0.3", 1);
+}
+
+/* Dropout keeps 1 - p of a branch's elements, scaled by 1 / (1 - p), in training passes only. One layer without a
+ * channel: the residual stream after the layer minus before it is the mixer branch, compared between a training
+ * pass and an evaluation pass of the same model and images. */
+Test(classifier, dropout_zeroes_p_of_the_branch_and_only_in_training)
+{
+    const char *base = "arch=blocks,classes=3,image=16,channels=2,patch=1,d_model=16,layers=1,channel=none,"
+                       "mixer=conv2d,mixer.kernel=3,mixer.groups=16";
+    char with[512];
+    snprintf(with, sizeof with, "%s,dropout=0.25", base);
+    ClsFixture a, b;
+    fixture(&a, base, 8, 21);
+    fixture(&b, with, 8, 21);
+    cr_assert(b.train_grads = core_alloc_floats(b.m.n_params));
+    /* Evaluation passes ignore dropout: identical losses, bit for bit. */
+    double la = objective(&a), lb_eval = cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws,
+                                                              NULL, 0, 3, NULL);
+    cr_expect_eq(la, lb_eval, "evaluation loss %.9g with dropout, %.9g without", lb_eval, la);
+    /* Training passes: the same draw repeats exactly, another draw differs. */
+    double t1 = cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws, b.train_grads, 1, 5, NULL);
+    double t2 = cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws, b.train_grads, 1, 5, NULL);
+    double t3 = cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws, b.train_grads, 1, 6, NULL);
+    cr_expect_eq(t1, t2, "same draw, different training losses %.9g and %.9g", t1, t2);
+    cr_expect_neq(t1, t3, "draws 5 and 6 gave the same training loss");
+    cr_expect_neq(t1, la, "the training pass with dropout 0.25 gave the evaluation loss");
+    /* The mixer branch of the training pass: x_mid = x_in + mask * mixer(x) / (1 - p) = final input. With the
+     * evaluation pass's x_in and mixer output, count the zeroed elements and check the kept ones' scale. */
+    const size_t N = (size_t)b.B * b.m.seq_len * b.m.width;
+    float *x_mid_train = malloc(N * sizeof(float)), *x_mid_eval = malloc(N * sizeof(float));
+    const float *x_in = NULL;
+    cr_assert(x_mid_train && x_mid_eval);
+    cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws, b.train_grads, 1, 5, NULL);
+    memcpy(x_mid_train, cls_residual_stream(&b.m, b.act, b.B, 1), N * sizeof(float));
+    cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws, NULL, 0, 5, NULL);
+    memcpy(x_mid_eval, cls_residual_stream(&b.m, b.act, b.B, 1), N * sizeof(float));
+    x_in = cls_residual_stream(&b.m, b.act, b.B, 0);
+    size_t zeroed = 0, scaled = 0;
+    for (size_t i = 0; i < N; i++) {
+        float branch_eval = x_mid_eval[i] - x_in[i], branch_train = x_mid_train[i] - x_in[i];
+        if (fabsf(branch_eval) < 1e-3f)
+            continue; /* too small to tell kept from dropped */
+        if (fabsf(branch_train) <= 1e-5f * fabsf(branch_eval) + 1e-6f)
+            zeroed++;
+        else {
+            cr_expect_leq(fabsf(branch_train - branch_eval / 0.75f), 1e-4f * fabsf(branch_eval) + 1e-5f,
+                          "kept element %zu: %g, expected %g / 0.75", i, branch_train, branch_eval);
+            scaled++;
+        }
+    }
+    double frac = (double)zeroed / (double)(zeroed + scaled);
+    cr_expect(zeroed + scaled > 10000, "only %zu elements checked", zeroed + scaled);
+    cr_expect(fabs(frac - 0.25) < 0.02, "dropped fraction %.4f, expected 0.25", frac);
+    free(x_mid_train), free(x_mid_eval);
+    fixture_free(&a), fixture_free(&b);
 }
 
 /* ---- the trainer on synthetic images ---- */
@@ -399,8 +470,9 @@ Test(classifier, config_string_round_trips_to_the_same_model)
 Test(classifier, bad_configs_are_rejected_with_a_message)
 {
     const char *bad[] = {"arch=blocks,image=32,patch=5", "arch=flat,mixer.n_heads=2", "channel=none,channel.depth=2",
-                         "classes=1", "arch=blocks,mixer=hyena,mixer.l_max=8,patch=1,image=4"};
-    for (int i = 0; i < 5; i++) {
+                         "classes=1", "arch=blocks,mixer=hyena,mixer.l_max=8,patch=1,image=4", "dropout=1",
+                         "dropout=-0.1", "arch=flat,dropout=0.1"};
+    for (int i = 0; i < 8; i++) {
         char err[256] = "";
         ClsModel m;
         cr_expect_eq(cls_create(&m, bad[i], err, sizeof err), -1, "accepted '%s'", bad[i]);
