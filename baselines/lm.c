@@ -26,6 +26,8 @@ static const ConfigField lm_fields[] = {
      "FFF hardening weight h (loss + h * mean node entropy)"},
     {"balance", CONFIG_FLOAT, offsetof(LmConfig, balance), "0.01", NULL,
      "MoE balance weight (loss + w * (importance CV^2 + load CV^2)), the reference's loss_coef"},
+    {"init", CONFIG_ENUM, offsetof(LmConfig, init), "safari", "safari|torch",
+     "safari: linear weights and embeddings N(0, 0.02); torch: the PyTorch modules' default initialisation"},
 };
 #define LM_FIELD_COUNT ((int)(sizeof lm_fields / sizeof lm_fields[0]))
 
@@ -270,11 +272,28 @@ static void init_ops(const LmModel *m, float *params, Rng *rng)
     op_init(&m->norm, params + m->off_norm_f, rng);
 }
 
+/* init=torch: the operators keep their own (PyTorch default) initialisation; wte is nn.Embedding's N(0, 1), an
+ * untied head nn.Linear's U(-1/sqrt(D), 1/sqrt(D)) and wpe N(0, 0.02) (a raw parameter, as timm's ViT draws it). */
+static void init_embeddings_torch(const LmModel *m, float *params, Rng *rng)
+{
+    const LmConfig *c = &m->cfg;
+    const float bound = 1.0f / sqrtf((float)c->d_model);
+    rng_fill_normal(rng, params + m->off_wte, (size_t)c->vocab * c->d_model, 0.0f, 1.0f);
+    if (c->pos_emb)
+        rng_fill_normal(rng, params + m->off_wpe, (size_t)c->context * c->d_model, 0.0f, 0.02f);
+    if (!c->tied)
+        rng_fill_uniform(rng, params + m->off_head, (size_t)c->vocab * c->d_model, -bound, bound);
+}
+
 void lm_init(const LmModel *m, float *params, uint64_t seed)
 {
     Rng rng;
     rng_init(&rng, seed);
     init_ops(m, params, &rng);
+    if (m->cfg.init == LM_INIT_TORCH) {
+        init_embeddings_torch(m, params, &rng);
+        return;
+    }
     const float std = 0.02f, residual_std = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layers);
     for (int i = 0; i < m->n_tensors; i++) {
         const ParamSpec *s = &m->tensors[i].spec;

@@ -25,12 +25,15 @@
 typedef enum LmMixer { LM_MIXER_ATTENTION, LM_MIXER_HYENA, LM_MIXER_S4D } LmMixer;
 typedef enum LmChannel { LM_CHANNEL_FFN, LM_CHANNEL_MOE, LM_CHANNEL_FFF } LmChannel;
 
+typedef enum LmInit { LM_INIT_SAFARI, LM_INIT_TORCH } LmInit;
+
 typedef struct LmConfig {
     int vocab, d_model, n_layers, context;
     int mixer, channel; /* LmMixer, LmChannel */
     int pos_emb, tied;
     float hardening; /* FFF channels in training mode: the loss gets + hardening * mean decision entropy */
     float balance;   /* MoE channels: + balance * (importance CV^2 + load CV^2), Shazeer et al.'s losses */
+    int init;        /* LmInit */
     char mixer_extra[LM_CONFIG_LEN], channel_extra[LM_CONFIG_LEN]; /* "k=v,..." for the operators */
 } LmConfig;
 
@@ -59,9 +62,11 @@ int lm_create(LmModel *m, const char *config, char *err, size_t errlen);
 void lm_destroy(LmModel *m);
 int lm_config_string(const LmModel *m, char *out, size_t outlen);
 
-/* safari's initialisation: every Linear weight and the embeddings N(0, 0.02), biases zero, norms (1, 0), the
- * residual output projections (mixer out_proj, ffn fc2 / the channel's output weights) N(0, 0.02 /
- * sqrt(2 layers)); operator-specific parameters (Hyena's filter, S4D's SSM) keep the operator's own init. */
+/* init=safari (the default), safari's initialisation: every Linear weight and the embeddings N(0, 0.02), biases
+ * zero, norms (1, 0), the residual output projections (mixer out_proj, ffn fc2 / the channel's output weights)
+ * N(0, 0.02 / sqrt(2 layers)); operator-specific parameters (Hyena's filter, S4D's SSM) keep the operator's own
+ * init. init=torch: every operator its own (PyTorch default) init, wte N(0, 1), wpe N(0, 0.02), an untied head
+ * U(-1/sqrt(D), 1/sqrt(D)). */
 void lm_init(const LmModel *m, float *params, uint64_t seed);
 
 /* Sets a tensor's optimisation group from its name and rank, following the official modules' _optim settings:

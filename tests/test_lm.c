@@ -192,3 +192,64 @@ Test(lm, config_string_rebuilds_the_same_model_and_names_follow_the_layout)
     cr_expect(strstr(err, "bogus") != NULL, "%s", err);
     lm_destroy(&b);
 }
+
+/* Mean and standard deviation of the named tensor, and its largest magnitude. */
+static void tensor_stats(const LmModel *m, const float *params, const char *name, double *mean, double *std,
+                         double *max_abs)
+{
+    const LmTensor *t = NULL;
+    for (int i = 0; i < m->n_tensors && !t; i++)
+        if (strcmp(m->tensors[i].spec.name, name) == 0)
+            t = &m->tensors[i];
+    cr_assert(t, "no tensor %s", name);
+    double s = 0, s2 = 0, mx = 0;
+    const float *x = params + t->spec.offset;
+    for (size_t i = 0; i < t->spec.numel; i++)
+        s += x[i], s2 += (double)x[i] * x[i], mx = fabs(x[i]) > mx ? fabs(x[i]) : mx;
+    *mean = s / (double)t->spec.numel;
+    *std = sqrt(s2 / (double)t->spec.numel - *mean * *mean);
+    *max_abs = mx;
+}
+
+static void expect_std(const LmModel *m, const float *params, const char *name, double want)
+{
+    double mean, std, mx;
+    tensor_stats(m, params, name, &mean, &std, &mx);
+    cr_expect(fabs(std / want - 1.0) < 0.08, "%s: std %.4g, want %.4g", name, std, want);
+    cr_expect(fabs(mean) < 0.1 * want, "%s: mean %.3g", name, mean);
+}
+
+/* init=safari: N(0, 0.02) weights, residual projections N(0, 0.02 / sqrt(2 layers)), zero biases. init=torch:
+ * wte N(0, 1), untied head and linear layers U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (std bound / sqrt(3)). */
+Test(lm, initialisations_follow_their_recipes)
+{
+    const char *shape = "vocab=96,d_model=64,layers=2,context=32,mixer=attention,channel=ffn,mixer.n_heads=4,"
+                        "channel.d_hidden=128";
+    char config[512], err[256];
+    LmModel m;
+    snprintf(config, sizeof config, "%s,init=safari", shape);
+    cr_assert_eq(lm_create(&m, config, err, sizeof err), 0, "%s", err);
+    float *p = core_alloc_floats(m.n_params);
+    cr_assert(p);
+    lm_init(&m, p, 5);
+    expect_std(&m, p, "wte.weight", 0.02);
+    expect_std(&m, p, "layers.0.channel.fc1.weight", 0.02);
+    expect_std(&m, p, "layers.1.channel.fc2.weight", 0.02 / 2.0);
+    double mean, std, mx;
+    tensor_stats(&m, p, "layers.0.channel.fc1.bias", &mean, &std, &mx);
+    cr_expect_eq(mx, 0.0, "safari biases are zero");
+    core_free(p), lm_destroy(&m);
+
+    snprintf(config, sizeof config, "%s,init=torch,tied=0", shape);
+    cr_assert_eq(lm_create(&m, config, err, sizeof err), 0, "%s", err);
+    cr_assert(p = core_alloc_floats(m.n_params));
+    lm_init(&m, p, 5);
+    expect_std(&m, p, "wte.weight", 1.0);
+    expect_std(&m, p, "wpe.weight", 0.02);
+    expect_std(&m, p, "head.weight", 1.0 / sqrt(3.0 * 64));
+    tensor_stats(&m, p, "head.weight", &mean, &std, &mx);
+    cr_expect_leq(mx, 1.0 / sqrt(64.0), "head: uniform within 1/sqrt(D)");
+    expect_std(&m, p, "layers.0.channel.fc1.weight", 1.0 / sqrt(3.0 * 64));
+    expect_std(&m, p, "layers.1.channel.fc2.weight", 1.0 / sqrt(3.0 * 128));
+    core_free(p), lm_destroy(&m);
+}
