@@ -138,13 +138,13 @@ int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *da
 static double clip_gradients(float *grads, size_t n, float clip)
 {
     double sq = 0.0;
-#pragma omp parallel for reduction(+ : sq) schedule(static) if (n > 65536)
+#pragma omp parallel for simd reduction(+ : sq) schedule(static) if (parallel : n > 65536)
     for (size_t i = 0; i < n; i++)
         sq += (double)grads[i] * grads[i];
     double norm = sqrt(sq);
     if (clip > 0 && norm > clip) {
         float scale = (float)(clip / (norm + 1e-6));
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
         for (size_t i = 0; i < n; i++)
             grads[i] *= scale;
     }

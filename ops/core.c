@@ -100,14 +100,14 @@ void core_transpose(const float *in, float *out, int batch, int rows, int cols)
 
 void core_add(float *restrict y, const float *restrict a, const float *restrict b, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
     for (size_t i = 0; i < n; i++)
         y[i] = a[i] + b[i];
 }
 
 void core_accumulate(float *restrict y, const float *restrict a, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
     for (size_t i = 0; i < n; i++)
         y[i] += a[i];
 }

@@ -92,7 +92,7 @@ void fff_activation(const FffConfig *cfg, const float *x, float *y, size_t n)
         gelu_apply(x, y, n);
         return;
     }
-#pragma omp parallel for simd schedule(static) if (n > FFF_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FFF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
@@ -103,7 +103,7 @@ void fff_activation_backward(const FffConfig *cfg, const float *x, const float *
         gelu_backward_apply(x, dy, dx, n);
         return;
     }
-#pragma omp parallel for simd schedule(static) if (n > FFF_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FFF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         dx[i] = x[i] > 0.0f ? dy[i] : 0.0f; /* torch's ReLU gradient: 0 at x = 0 */
 }
@@ -414,7 +414,7 @@ static void leaf_in_backward(const FffConfig *cfg, const FffParams *p, const Fff
     memset(dt, 0, n * sizeof *dt);
     gemm_linear_backward_params(dh, x, dt, g->b1s, N, D, LW); /* d of the (Lf, W, D) weight */
     core_transpose(dt, t, Lf, W, D);                          /* back to (Lf, D, W) */
-#pragma omp parallel for simd schedule(static) if (n > FFF_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FFF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         g->w1s[i] += t[i];
 }

@@ -14,7 +14,7 @@ __attribute__((__simd__("notinbranch"))) float expf(float);
 
 void gelu_apply(const float *x, float *y, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > GELU_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > GELU_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
@@ -22,7 +22,7 @@ void gelu_apply(const float *x, float *y, size_t n)
 void gelu_backward_apply(const float *x, const float *dy, float *dx, size_t n)
 {
     const float inv_sqrt_2pi = 0.3989422804014327f;
-#pragma omp parallel for simd schedule(static) if (n > GELU_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > GELU_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         float cdf = 0.5f * (1.0f + erff(x[i] * (float)M_SQRT1_2));
         float pdf = expf(-0.5f * x[i] * x[i]) * inv_sqrt_2pi;

@@ -1,6 +1,7 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <string.h>
 
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
           int ldb, float beta, float *C, int ldc)
@@ -26,8 +27,7 @@ void gemm_linear_forward(const float *x, const float *weight, const float *bias,
         /* Broadcast the bias into y first so the GEMM adds onto it (beta = 1) in one pass. */
 #pragma omp parallel for schedule(static) if ((long)rows * d_out > 65536)
         for (int r = 0; r < rows; r++)
-            for (int o = 0; o < d_out; o++)
-                y[(long)r * d_out + o] = bias[o];
+            memcpy(y + (long)r * d_out, bias, (size_t)d_out * sizeof(float));
         beta = 1.0f;
     }
     gemm(false, true, rows, d_out, d_in, 1.0f, x, d_in, weight, d_in, beta, y, d_out);
@@ -51,9 +51,12 @@ void gemm_linear_backward_params(const float *dy, const float *x, float *dweight
     for (int blk = 0; blk < blocks; blk++) {
         int o0 = blk * 64, o1 = o0 + 64 < d_out ? o0 + 64 : d_out;
         float acc[64] = {0};
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) {
+            const float *row = dy + (long)r * d_out;
+#pragma omp simd
             for (int o = o0; o < o1; o++)
-                acc[o - o0] += dy[(long)r * d_out + o];
+                acc[o - o0] += row[o];
+        }
         for (int o = o0; o < o1; o++)
             dbias[o] += acc[o - o0];
     }

@@ -194,7 +194,7 @@ static void sin_backward(const float *pre, const float *freq, float *da, float *
 static void scale_by_decay(const HyenaConfig *cfg, const HyenaFilterActs *a, float *dh, int L)
 {
     const size_t n = (size_t)hyena_filter_channels(cfg) * L;
-#pragma omp parallel for simd schedule(static) if (n > FILTER_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FILTER_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         dh[i] *= a->decay[i];
 }

@@ -557,7 +557,7 @@ static void gate_backward(const MoeConfig *cfg, const MoeParams *p, const MoePar
     const int D = cfg->d_model, E = cfg->n_experts;
     const size_t NE = (size_t)N * E;
     if (moe_is_noisy(cfg)) {
-#pragma omp parallel for simd schedule(static) if (NE > 16384)
+#pragma omp parallel for simd schedule(static) if (parallel : NE > 16384)
         for (size_t i = 0; i < NE; i++) {
             float dstd = s->dh[i] * a->noise[i] + (with_load ? s->dstd_load[i] : 0.0f);
             s->dstd[i] = dstd * softplus_grad(a->raw[i]);
