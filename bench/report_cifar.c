@@ -176,8 +176,10 @@ static void summary_line(FILE *out, H5File *f)
                                 "and one leaf over all nodes and leaves)"},
         {"vit_minus_hyena_test_acc", "ViT minus Hyena-ViT: %+.2f points"},
         {"hyena_minus_s4d_test_acc", "Hyena minus S4D: %+.2f points"},
-        {"longconv_minus_conv_test_acc", "2D long convolutions minus 3x3: %+.2f points"},
-        {"longconv_over_conv_seconds", "training time ratio long / 3x3: %.2f"},
+        {"longconv_minus_conv_test_acc", "2D long convolutions minus depthwise 3x3: %+.2f points"},
+        {"longconv_minus_dense_conv_test_acc", "minus dense 3x3: %+.2f points"},
+        {"longconv_over_conv_seconds", "training time ratio long / depthwise 3x3: %.2f"},
+        {"longconv_over_dense_conv_seconds", "long / dense 3x3: %.2f"},
     };
     int printed = 0;
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
