@@ -82,33 +82,26 @@ typedef struct ClsRun {
     int train;     /* a training pass (backward): dropout is applied */
 } ClsRun;
 
-/* splitmix64's finaliser: a well-mixed 64-bit hash of x. */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30, x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27, x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-/* Multiplies x (B, L, D) in place by the dropout mask of (draw, layer, branch): each element is kept with
- * probability 1 - p (and scaled by 1 / (1 - p)) or zeroed. A 64-bit hash of (key, i / 4) gives four 16-bit
- * uniforms, one per element, so the same call in backward regenerates the forward's mask without storing it.
- * No-op outside training or at p = 0. */
-static void residual_dropout(const ClsRun *r, int layer, int branch, float *x)
+/* x (B, L, D) through the dropout mask of (draw, layer, branch): each element is kept with probability 1 - p
+ * (and scaled by 1 / (1 - p)) or zeroed, written to out (which may be x). A 64-bit hash of (key, i / 4) gives
+ * four 16-bit uniforms, one per element, so the same call in backward applies the forward's mask to the
+ * gradient without storing it. Returns out, or x itself (nothing written) outside training or at p = 0. */
+static const float *residual_dropout(const ClsRun *r, int layer, int branch, const float *x, float *out)
 {
     const float p = r->m->cfg.dropout;
     if (!r->train || p <= 0.0f)
-        return;
+        return x;
     const uint32_t drop_below = (uint32_t)(p * 65536.0f + 0.5f);
     const float keep_scale = 1.0f / (1.0f - p);
-    const uint64_t key = mix64(r->draw * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)layer << 1 | (uint64_t)branch));
+    const uint64_t key = rng_mix64(r->draw * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)layer << 1 | (uint64_t)branch));
     const size_t n = r->N;
 #pragma omp parallel for schedule(static)
     for (size_t q = 0; q < (n + 3) / 4; q++) {
-        uint64_t h = mix64(key + q);
+        uint64_t h = rng_mix64(key + q);
         for (size_t i = 4 * q; i < 4 * q + 4 && i < n; i++, h >>= 16)
-            x[i] = (uint32_t)(h & 0xffff) < drop_below ? 0.0f : x[i] * keep_scale;
+            out[i] = (uint32_t)(h & 0xffff) < drop_below ? 0.0f : x[i] * keep_scale;
     }
+    return out;
 }
 
 static void run_forward(ClsRun *r, const Op *op, const float *p, const float *x, float *y, float *act)
@@ -174,25 +167,12 @@ static void layer_forward(ClsRun *r, int l, float *x_out)
     float *mid = m->has_channel ? base + r->a.x_mid : x_out;
     run_forward(r, &m->norm, p, base + r->a.x_in, base + r->a.h1, base + r->a.n1);
     run_forward(r, &m->mixer, p + m->n_norm, base + r->a.h1, r->tmp, base + r->a.mix);
-    residual_dropout(r, l, 0, r->tmp);
-    core_add(mid, base + r->a.x_in, r->tmp, r->N);
+    core_add(mid, base + r->a.x_in, residual_dropout(r, l, 0, r->tmp, r->tmp), r->N);
     if (!m->has_channel)
         return;
     run_forward(r, &m->norm, p + m->n_norm + m->n_mixer, mid, base + r->a.h2, base + r->a.n2);
     channel_forward(r, l, p + 2 * m->n_norm + m->n_mixer, base + r->a.h2, r->tmp, base + r->a.ch);
-    residual_dropout(r, l, 1, r->tmp);
-    core_add(x_out, mid, r->tmp, r->N);
-}
-
-/* The gradient reaching residual branch `branch` of layer l from dx: dx through its dropout mask (in dbuf2), or
- * dx itself without dropout. */
-static const float *branch_gradient(ClsRun *r, int l, int branch, const float *dx)
-{
-    if (!r->train || r->m->cfg.dropout <= 0.0f)
-        return dx;
-    memcpy(r->dbuf2, dx, r->N * sizeof(float));
-    residual_dropout(r, l, branch, r->dbuf2);
-    return r->dbuf2;
+    core_add(x_out, mid, residual_dropout(r, l, 1, r->tmp, r->tmp), r->N);
 }
 
 /* dx = d(objective)/d(layer output) on entry, d(objective)/d(layer input) on return. */
@@ -203,14 +183,15 @@ static void layer_backward(ClsRun *r, int l, float *dx)
     float *g = r->grads + m->off_layer[l];
     const float *base = layer_base(r, l);
     const size_t o_mix = m->n_norm, o_n2 = m->n_norm + m->n_mixer, o_ch = 2 * m->n_norm + m->n_mixer;
-    if (m->has_channel) { /* the branch's gradient may sit in dbuf2: consumed before dbuf2 is written again */
-        channel_backward(r, l, p + o_ch, base + r->a.h2, base + r->a.ch, branch_gradient(r, l, 1, dx), r->dbuf1,
-                         g + o_ch);
+    /* A branch's gradient is dx through its dropout mask, in dbuf2 (consumed before dbuf2 is written again). */
+    if (m->has_channel) {
+        channel_backward(r, l, p + o_ch, base + r->a.h2, base + r->a.ch, residual_dropout(r, l, 1, dx, r->dbuf2),
+                         r->dbuf1, g + o_ch);
         run_backward(r, &m->norm, p + o_n2, base + r->a.x_mid, base + r->a.n2, r->dbuf1, r->dbuf2, g + o_n2);
         core_accumulate(dx, r->dbuf2, r->N);
     }
-    run_backward(r, &m->mixer, p + o_mix, base + r->a.h1, base + r->a.mix, branch_gradient(r, l, 0, dx), r->dbuf1,
-                 g + o_mix);
+    run_backward(r, &m->mixer, p + o_mix, base + r->a.h1, base + r->a.mix, residual_dropout(r, l, 0, dx, r->dbuf2),
+                 r->dbuf1, g + o_mix);
     run_backward(r, &m->norm, p, base + r->a.x_in, base + r->a.n1, r->dbuf1, r->dbuf2, g);
     core_accumulate(dx, r->dbuf2, r->N);
 }

@@ -69,20 +69,13 @@ FffParams fff_params(const FffConfig *cfg, const float *block)
     return v;
 }
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 int fff_leak_swaps(const FffConfig *cfg, int64_t row, int node)
 {
     if (!(cfg->region_leak > 0.0f) || is_ufb(cfg) || cfg->mode != FFF_MODE_TRAIN)
         return 0;
-    uint64_t key = mix64((uint64_t)(uint32_t)cfg->seed + 0x9E3779B97F4A7C15ULL) ^
+    uint64_t key = rng_mix64((uint64_t)(uint32_t)cfg->seed + 0x9E3779B97F4A7C15ULL) ^
                    ((uint64_t)row * (uint64_t)fff_n_nodes(cfg) + (uint64_t)node);
-    float u = (float)(mix64(key) >> 40) * (1.0f / 16777216.0f); /* 24 bits: uniform in [0, 1) */
+    float u = (float)(rng_mix64(key) >> 40) * (1.0f / 16777216.0f); /* 24 bits: uniform in [0, 1) */
     return u < cfg->region_leak;
 }
 

@@ -255,21 +255,14 @@ MoeConfig moe_config_matching_fff(int depth, int leaf_width, int d_model)
 
 /* ---- element-wise pieces ---- */
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 float moe_noise(const MoeConfig *cfg, int64_t token, int expert)
 {
     /* Outputs 2c + 1 and 2c + 2 of a splitmix64 stream keyed by the seed, c = token E + expert, then
      * Box-Muller; a 53-bit u1 in (0, 1] keeps the log finite. baselines/torch/ref_moe.py repeats this. */
     const uint64_t golden = 0x9E3779B97F4A7C15ULL;
-    uint64_t key = mix64((uint64_t)(uint32_t)cfg->seed * golden + 0xD1B54A32D192ED03ULL);
+    uint64_t key = rng_mix64((uint64_t)(uint32_t)cfg->seed * golden + 0xD1B54A32D192ED03ULL);
     uint64_t c = (uint64_t)token * (uint64_t)cfg->n_experts + (uint64_t)expert;
-    uint64_t a = mix64(key + (2 * c + 1) * golden), b = mix64(key + (2 * c + 2) * golden);
+    uint64_t a = rng_mix64(key + (2 * c + 1) * golden), b = rng_mix64(key + (2 * c + 2) * golden);
     double u1 = ((double)(a >> 11) + 1.0) * 0x1p-53, u2 = (double)(b >> 11) * 0x1p-53;
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }

@@ -2,13 +2,14 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *state)
+uint64_t rng_mix64(uint64_t z)
 {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
+
+static uint64_t splitmix64(uint64_t *state) { return rng_mix64(*state += 0x9E3779B97F4A7C15ULL); }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 

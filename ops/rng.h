@@ -11,6 +11,9 @@ typedef struct Rng {
 } Rng;
 
 void rng_init(Rng *rng, uint64_t seed);
+/* splitmix64's finaliser: a well-mixed 64-bit hash of z. Stateless, so counter-based draws (MoE gate noise, FFF
+ * region leaks, dropout masks) can be recomputed from (key, index) in any order and on any thread. */
+uint64_t rng_mix64(uint64_t z);
 uint64_t rng_next(Rng *rng);
 /* Uniform in [0, 1). */
 float rng_uniform(Rng *rng);
