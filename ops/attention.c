@@ -140,19 +140,25 @@ static size_t tiled_bwd_thread_floats(int L)
     return ws_floats_for((size_t)L) + 2 * ws_floats_for((size_t)BWD_QUERY_BLOCK * BWD_KEY_BLOCK);
 }
 
-/* Depends on the OpenMP thread count: size it after setting that count (as fftconv does). */
 static int naive_heads_in_parallel(const AttnDims *d)
 {
     return d->L <= NAIVE_HEAD_PARALLEL_MAX_L && d->B * d->H > 1 && omp_get_max_threads() > 1;
 }
 
+/* The naive backward's dS scratch: one (L, L) per thread when heads run in parallel, else one. */
+static size_t naive_ds_scratch_floats(const AttnDims *d)
+{
+    return (naive_heads_in_parallel(d) ? (size_t)omp_get_max_threads() : 1) * ws_floats_for((size_t)d->L * d->L);
+}
+
+/* Depends on the OpenMP thread count: size it after setting that count (as fftconv does). */
 size_t attention_workspace_floats(const AttentionConfig *cfg, int B, int L)
 {
     AttnDims d = attention_dims(cfg, B, L);
     size_t threads = (size_t)omp_get_max_threads();
     size_t dqkv = ws_floats_for(qkv_floats(&d));
-    if (cfg->impl == ATTENTION_NAIVE) /* dS scratch (L, L): one per thread when heads run in parallel */
-        return dqkv + (naive_heads_in_parallel(&d) ? threads : 1) * ws_floats_for((size_t)L * L);
+    if (cfg->impl == ATTENTION_NAIVE)
+        return dqkv + naive_ds_scratch_floats(&d);
     size_t fwd = threads * tiled_fwd_thread_floats(), bwd = dqkv + threads * tiled_bwd_thread_floats(L);
     return fwd > bwd ? fwd : bwd;
 }
@@ -457,9 +463,7 @@ void attention_backward(const AttentionConfig *cfg, const float *params, const f
     gemm_linear_backward_params(dy, ctx, g.out_w, g.out_b, rows, D, D);
     gemm_linear_backward_input(dy, p.out_w, dctx, rows, D, D, 0.0f);
     if (cfg->impl == ATTENTION_NAIVE)
-        naive_core_backward(&d, qkv, softmax_state, dctx, dqkv,
-                            ws_take(ws, (naive_heads_in_parallel(&d) ? (size_t)omp_get_max_threads() : 1) *
-                                            ws_floats_for((size_t)L * L)));
+        naive_core_backward(&d, qkv, softmax_state, dctx, dqkv, ws_take(ws, naive_ds_scratch_floats(&d)));
     else
         tiled_core_backward(&d, qkv, ctx, softmax_state, dctx, dqkv, ws);
     gemm_linear_backward_params(dqkv, x, g.in_w, g.in_b, rows, D, 3 * D);
