@@ -15,9 +15,8 @@
  * validation loss 2.47 after 12,000 steps in subq, and PyTorch's own nn.TransformerEncoder with every weight
  * N(0, 0.02) sat at 2.47 after 1,600 steps, while with PyTorch's default init it left the plateau between
  * steps 500 and 1,000 in three seeds out of three (one seed at 1.83 and 95% answer accuracy by step 1,000; the
- * task's floor is about 1.85). So the smoke and
- * default profiles use init=torch with an untied head (baselines/lm.h): with it subq's attention reached 1.84 in
- * 1,500 steps. The paper profile keeps safari's init. */
+ * task's floor is about 1.85). So the smoke and default profiles use init=torch with an untied head
+ * (baselines/lm.h): with it subq's attention reached 1.84 in 1,500 steps. The paper profile keeps safari's init. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -66,8 +66,8 @@ static double model_gradcheck(ClsFixture *f, int per_tensor, char *worst, size_t
 {
     memset(f->grads, 0, f->m.n_params * sizeof(float));
     cls_forward_backward(&f->m, f->params, f->images, f->labels, f->B, f->act, f->ws, f->grads, 1, 3, NULL);
-    return gradcheck_model(f->m.tensors, f->m.n_tensors, f->params, f->grads, per_tensor, GRAD_EPS, GRAD_FLOOR, objective_of,
-                           f, worst, worst_len);
+    return gradcheck_model(f->m.tensors, f->m.n_tensors, f->params, f->grads, per_tensor, GRAD_EPS, GRAD_FLOOR,
+                           objective_of, f, worst, worst_len);
 }
 
 /* The gradient of the evaluation objective or, with train, of the training objective (dropout masks of draw 3). */
@@ -177,17 +177,16 @@ Test(classifier, dropout_zeroes_p_of_the_branch_and_only_in_training)
     cr_expect_eq(t1, t2, "same draw, different training losses %.9g and %.9g", t1, t2);
     cr_expect_neq(t1, t3, "draws 5 and 6 gave the same training loss");
     cr_expect_neq(t1, la, "the training pass with dropout 0.25 gave the evaluation loss");
-    /* The mixer branch of the training pass: x_mid = x_in + mask * mixer(x) / (1 - p) = final input. With the
-     * evaluation pass's x_in and mixer output, count the zeroed elements and check the kept ones' scale. */
+    /* The layer's output is x_in + mask * mixer(x) / (1 - p) in training and x_in + mixer(x) in evaluation: count
+     * the zeroed branch elements and check the kept ones' scale. */
     const size_t N = (size_t)b.B * b.m.seq_len * b.m.width;
     float *x_mid_train = malloc(N * sizeof(float)), *x_mid_eval = malloc(N * sizeof(float));
-    const float *x_in = NULL;
     cr_assert(x_mid_train && x_mid_eval);
     cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws, b.train_grads, 1, 5, NULL);
     memcpy(x_mid_train, cls_residual_stream(&b.m, b.act, b.B, 1), N * sizeof(float));
     cls_forward_backward(&b.m, b.params, b.images, b.labels, b.B, b.act, b.ws, NULL, 0, 5, NULL);
     memcpy(x_mid_eval, cls_residual_stream(&b.m, b.act, b.B, 1), N * sizeof(float));
-    x_in = cls_residual_stream(&b.m, b.act, b.B, 0);
+    const float *x_in = cls_residual_stream(&b.m, b.act, b.B, 0);
     size_t zeroed = 0, scaled = 0;
     for (size_t i = 0; i < N; i++) {
         float branch_eval = x_mid_eval[i] - x_in[i], branch_train = x_mid_train[i] - x_in[i];
