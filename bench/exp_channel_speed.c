@@ -9,11 +9,14 @@
  *   fff_leaf1  depth log2 W, leaf width 1;       fff_leaf16  depth log2(W/16), leaf width 16;
  *   ufb        depth log2 W - 1 (2^(d+1) - 1 = W - 1 neurons), path neurons only, reading the node-major
  *              copy of linear_out that UltraFastBERT's CPU path uses (made once, outside the timed region);
- *   moe_k1     16 experts of width W/16, top-1, noise off (inference);  moe_k2  the same with top-2.
+ *   moe_k1     16 experts of width W/16, top-1, noise off (inference);  moe_k2  the same with top-2;
+ *   fff_leaf32 depth log2(W/32), leaf width 32; moe_e32_k1/k2  W/32 experts of width 32, top-1/top-2: the FFF
+ *              paper's comparison (leaf width = expert width), summarised per batch in run leaf32_<suffix>.
  * Batches: 1 token per call (run suffix b1), 256 (bmany) and 4096 (blarge; smoke: 1, 16, 64).
  * Runs /runs/<variant>_<suffix> hold the series width, time, FLOPs, and speedup and FLOP ratio vs ffn. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "experiments.h"
@@ -33,6 +36,8 @@ static SpeedSizes speed_sizes(ReproProfile p)
 {
     if (p == PROFILE_SMOKE)
         return (SpeedSizes){128, {256, 1024}, 2, {1, 16, 64}};
+    if (p == PROFILE_PAPER) /* up to the FFF paper's widest: 32 x 2^15 neurons (6 GiB of ffn weights) */
+        return (SpeedSizes){768, {256, 1024, 4096, 16384, 65536, 262144, 1048576}, 7, {1, 256, POOL_ROWS}};
     return (SpeedSizes){768, {256, 1024, 4096, 16384}, 4, {1, 256, POOL_ROWS}};
 }
 
@@ -69,6 +74,21 @@ static int cfg_ufb(int D, int W, char *o, size_t n)
     return d < 0 ? -1 : (snprintf(o, n, "d_model=%d,depth=%d,variant=ufb,mode=infer", D, d), 0);
 }
 
+/* The FFF paper's speed comparison: leaf width 32 against experts of width 32 (W/32 of them), top-1 and top-2. */
+static int cfg_fff32(int D, int W, char *o, size_t n)
+{
+    int d = log2_exact(W / 32);
+    return W < 64 || d < 1 ? -1 : (snprintf(o, n, "d_model=%d,depth=%d,leaf_width=32,mode=infer", D, d), 0);
+}
+
+static int cfg_moe_e32(int D, int W, int k, char *o, size_t n)
+{
+    return W < 64 ? -1
+                  : (snprintf(o, n, "d_model=%d,n_experts=%d,top_k=%d,d_hidden=32,mode=infer", D, W / 32, k), 0);
+}
+static int cfg_moe_e32_k1(int D, int W, char *o, size_t n) { return cfg_moe_e32(D, W, 1, o, n); }
+static int cfg_moe_e32_k2(int D, int W, char *o, size_t n) { return cfg_moe_e32(D, W, 2, o, n); }
+
 static int cfg_moe(int D, int W, char *o, size_t n)
 {
     return W < 16 ? -1 : (snprintf(o, n, "d_model=%d,n_experts=16,top_k=1,d_hidden=%d,mode=infer", D, W / 16), 0);
@@ -86,7 +106,12 @@ static const SpeedVariant speed_variants[] = {
     {"ufb", "fff", cfg_ufb},
     {"moe_k1", "moe", cfg_moe},
     {"moe_k2", "moe", cfg_moe2},
+    {"fff_leaf32", "fff", cfg_fff32},
+    {"moe_e32_k1", "moe", cfg_moe_e32_k1},
+    {"moe_e32_k2", "moe", cfg_moe_e32_k2},
 };
+/* Indices of the like-for-like comparison's variants in speed_variants. */
+enum { V_FFN = 0, V_FFF32 = 6, V_MOE32_K1 = 7, V_MOE32_K2 = 8 };
 #define N_SPEED_VARIANTS ((int)(sizeof speed_variants / sizeof speed_variants[0]))
 
 /* The timed body: forward on the next block of `batch` rows of the pool. */
@@ -231,36 +256,74 @@ static double record_targets(Results *results, const char *variant, int batch, c
     return at_4096;
 }
 
+/* The FFF paper's comparison at one batch (run leaf32_<suffix>): at the widest width where the dense ffn, FFF
+ * leaf 32 and MoE with experts of width 32 were all measured, how many times faster FFF is than each, with the
+ * attributes the claims' conditions read (leaf and expert width, batch, training width). */
+static void record_like_for_like(Results *results, const SpeedSizes *sz, int b, const SpeedSeries *series)
+{
+    const SpeedSeries *ffn = &series[V_FFN], *fff = &series[V_FFF32];
+    const SpeedSeries *k1 = &series[V_MOE32_K1], *k2 = &series[V_MOE32_K2];
+    if (fff->n == 0 || k1->n != fff->n || k2->n != fff->n)
+        return;
+    int last = fff->n - 1, dense = -1;
+    for (int i = 0; i < ffn->n; i++)
+        dense = ffn->width[i] == fff->width[last] ? i : dense;
+    if (dense < 0)
+        return;
+    char run[64], config[160];
+    snprintf(run, sizeof run, "leaf32_%s", batch_suffix[b]);
+    snprintf(config, sizeof config, "FFF leaf 32 vs ffn and MoE (experts of width 32) at width %.0f, d_model=%d, "
+             "batch=%d", fff->width[last], sz->d_model, sz->batches[b]);
+    results_run(results, run, config);
+    results_metric(results, run, "leaf_width", 32);
+    results_metric(results, run, "expert_width", 32);
+    results_metric(results, run, "batch", sz->batches[b]);
+    results_metric(results, run, "training_width", fff->width[last]);
+    results_metric(results, run, "ff_over_fff", ffn->ms[dense] / fff->ms[last]);
+    results_metric(results, run, "moe_k1_over_fff", k1->ms[last] / fff->ms[last]);
+    results_metric(results, run, "moe_k2_over_fff", k2->ms[last] / fff->ms[last]);
+    results_metric(results, run, "flop_ratio_ff_over_fff", ffn->flops[dense] / fff->flops[last]);
+    results_metric(results, run, "flop_ratio_moe_k1_over_fff", k1->flops[last] / fff->flops[last]);
+}
+
 int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size_t errlen)
 {
     SpeedSizes sz = speed_sizes(ctx->profile);
     float *pool = core_alloc_floats((size_t)POOL_ROWS * sz.d_model);
-    if (!pool) {
+    SpeedSeries *series = calloc(N_SPEED_VARIANTS, sizeof *series);
+    if (!pool || !series) {
+        core_free(pool);
+        free(series);
         snprintf(err, errlen, "out of memory for the input pool");
         return -1;
     }
+    results_root_metric(results, "d_model", sz.d_model);
     Rng rng;
     rng_init(&rng, ctx->seed + 17);
     rng_fill_normal(&rng, pool, (size_t)POOL_ROWS * sz.d_model, 0.0f, 1.0f);
     int rc = 0;
     for (int b = 0; b < N_BATCHES && rc == 0; b++) {
-        SpeedSeries dense, other;
         double fff = -1, moe = -1;
-        rc = run_speed_variant(ctx, results, &sz, &speed_variants[0], b, pool, NULL, &dense, err, errlen);
+        rc = run_speed_variant(ctx, results, &sz, &speed_variants[V_FFN], b, pool, NULL, &series[V_FFN], err, errlen);
         for (int v = 1; v < N_SPEED_VARIANTS && rc == 0; v++) {
-            rc = run_speed_variant(ctx, results, &sz, &speed_variants[v], b, pool, &dense, &other, err, errlen);
-            double s = rc == 0 ? record_targets(results, speed_variants[v].name, sz.batches[b], &other) : -1;
+            rc = run_speed_variant(ctx, results, &sz, &speed_variants[v], b, pool, &series[V_FFN], &series[v], err,
+                                   errlen);
+            double s = rc == 0 ? record_targets(results, speed_variants[v].name, sz.batches[b], &series[v]) : -1;
             fff = strcmp(speed_variants[v].name, "fff_leaf1") == 0 ? s : fff;
             moe = strcmp(speed_variants[v].name, "moe_k1") == 0 ? s : moe;
         }
-        /* The FFF paper's "faster than MoE": the same FFF against top-1 MoE of equal training width, as a ratio of
-         * their speedups over the one dense baseline (= MoE time / FFF time). */
+        /* FFF leaf 1 against top-1 MoE of 16 experts at equal training width (not the paper's comparison, which
+         * keeps leaf and expert widths equal: leaf32_*), as a ratio of their speedups over the one dense baseline
+         * (= MoE time / FFF time). */
         if (rc == 0 && fff > 0 && moe > 0) {
             char key[128];
-            snprintf(key, sizeof key, "fff_over_moe_w4096_b%d", sz.batches[b]);
+            snprintf(key, sizeof key, "fff_leaf1_over_moe16_w4096_b%d", sz.batches[b]);
             results_root_metric(results, key, fff / moe);
         }
+        if (rc == 0)
+            record_like_for_like(results, &sz, b, series);
     }
+    free(series);
     core_free(pool);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* lm_shakespeare and lm_sotu: byte-level language modelling (issue 7).
+/* lm_shakespeare and lm_sotu: byte-level language modelling.
  *
  * The GPT baseline is nanoGPT's CPU configuration for shakespeare_char (4 layers, 4 heads, width 128, context
  * 64, batch 12, 2000 iterations, lr 1e-3 decaying to 1e-4 at 2000 after 100 warm-up steps, AdamW betas
@@ -13,17 +13,27 @@
  * Each run /runs/<name>: series step, train_loss, lr, eval_step, val_loss, eval_tokens, eval_time_s;
  * attributes params, val_loss (final), best_val_loss, ppl_per_byte, bits_per_byte, flops_per_token (forward),
  * train_flops, tokens, seconds (wall, evaluations included), train_seconds (the steps alone), tokens_per_s
- * (tokens / train_seconds, the measure PyTorch's peer_train.py reports), and train_flops_to_target (FLOPs until the validation loss
- * first reached the published target, -1 if never). */
+ * (tokens / train_seconds, the measure PyTorch's peer_train.py reports), steps, context, batch, and
+ * train_flops_to_target (FLOPs until the validation loss first reached the published nanoGPT loss read from
+ * baselines/published.tsv, -1 if never or, on other corpora, no target). Root: context, target_val_loss,
+ * hyena_minus_gpt_val_loss, hyena_over_gpt_flops_to_target (or its _why). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data.h"
 #include "experiments.h"
 #include "train.h"
 
-#define NANOGPT_VAL_LOSS 1.88 /* baselines/published.tsv nanogpt_cpu_shakespeare */
+#include "claims.h"
+
+/* What one trained model gives the comparisons across runs. */
+typedef struct LmOutcome {
+    size_t params;
+    double flops_to_target; /* -1: the target loss was never reached (or there is none) */
+    double val_loss;
+} LmOutcome;
 
 typedef struct LmRun {
     const char *name, *config; /* config without channel.d_hidden when match_params */
@@ -58,10 +68,10 @@ static TrainConfig lm_train_config(ReproProfile p)
     return c;
 }
 
-/* Writes one run; returns its training FLOPs until the validation loss first reached the published target (-1:
- * never). */
+/* Writes one run; returns its training FLOPs until the validation loss first reached target_loss (-1: never, or
+ * no target). */
 static double lm_record(Results *results, const char *run, const char *config, const LmModel *m, const TrainLog *log,
-                        const TrainResult *r, const TrainConfig *tc)
+                        const TrainResult *r, const TrainConfig *tc, double target_loss)
 {
     results_run(results, run, config);
     results_series(results, run, "step", log->step, log->n_train);
@@ -74,7 +84,7 @@ static double lm_record(Results *results, const char *run, const char *config, c
     OpFlops f = lm_flops(m, tc->batch, tc->context);
     double tokens_per_step = (double)tc->batch * tc->context, to_target = -1;
     for (int i = 0; i < log->n_eval && to_target < 0; i++)
-        if (log->val_loss[i] <= NANOGPT_VAL_LOSS)
+        if (log->val_loss[i] <= target_loss)
             to_target = r->flops_per_step * log->eval_step[i];
     results_metric(results, run, "params", (double)m->n_params);
     results_metric(results, run, "val_loss", r->final_val_loss);
@@ -84,6 +94,9 @@ static double lm_record(Results *results, const char *run, const char *config, c
     results_metric(results, run, "flops_per_token", f.forward / tokens_per_step);
     results_metric(results, run, "train_flops", r->flops_per_step * (double)r->steps_done);
     results_metric(results, run, "train_flops_to_target", to_target);
+    results_metric(results, run, "steps", r->steps_done);
+    results_metric(results, run, "context", tc->context);
+    results_metric(results, run, "batch", tc->batch);
     results_metric(results, run, "tokens", r->tokens);
     results_metric(results, run, "seconds", r->seconds);
     results_metric(results, run, "train_seconds", r->train_seconds);
@@ -171,7 +184,7 @@ static void record_torch_throughput(const ReproContext *ctx, Results *results, c
 }
 
 static int train_one(const ReproContext *ctx, Results *results, const char *name, const char *config,
-                     TextDataset *ds, const TrainConfig *tc, size_t *params, double *flops_to_target, char *err,
+                     TextDataset *ds, const TrainConfig *tc, double target_loss, LmOutcome *out, char *err,
                      size_t errlen)
 {
     LmModel m;
@@ -192,7 +205,8 @@ static int train_one(const ReproContext *ctx, Results *results, const char *name
         if (rc == 0) {
             char canon[4096];
             lm_config_string(&m, canon, sizeof canon);
-            *flops_to_target = lm_record(results, name, canon, &m, &log, &r, tc);
+            out->flops_to_target = lm_record(results, name, canon, &m, &log, &r, tc, target_loss);
+            out->val_loss = r.final_val_loss;
             record_torch_throughput(ctx, results, name, &m, config, tc, r.tokens_per_s);
             if (m.cfg.mixer == LM_MIXER_HYENA)
                 record_hyena_filters(results, name, &m, st.params, tc->context);
@@ -204,13 +218,35 @@ static int train_one(const ReproContext *ctx, Results *results, const char *name
         train_log_free(&log);
         train_state_free(&st);
     }
-    *params = m.n_params;
+    out->params = m.n_params;
     lm_destroy(&m);
     return rc;
 }
 
+/* The comparisons of Hyena with GPT (both at matched parameters): the validation-loss gap at equal tokens, and
+ * the training FLOPs each needs to first reach target_loss (sample efficiency; granularity: the evaluation
+ * steps), or why that ratio is undefined. */
+static void record_hyena_vs_gpt(Results *results, const LmOutcome *gpt, const LmOutcome *hyena, double target_loss)
+{
+    results_root_metric(results, "hyena_minus_gpt_val_loss", hyena->val_loss - gpt->val_loss);
+    if (isnan(target_loss))
+        return;
+    char why[160];
+    if (gpt->flops_to_target > 0 && hyena->flops_to_target > 0) {
+        results_root_metric(results, "hyena_over_gpt_flops_to_target", hyena->flops_to_target / gpt->flops_to_target);
+        return;
+    }
+    snprintf(why, sizeof why, "target not reached: %s%s%s never reached validation loss %.4g",
+             gpt->flops_to_target > 0 ? "" : "GPT", gpt->flops_to_target > 0 || hyena->flops_to_target > 0 ? "" : " and ",
+             hyena->flops_to_target > 0 ? "" : "Hyena", target_loss);
+    results_root_str(results, "hyena_over_gpt_flops_to_target_why", why);
+}
+
+/* Trains the runs on one corpus; target_loss (NAN: none) is the validation loss whose first crossing is
+ * recorded as train_flops_to_target. */
 static int run_corpus(const ReproContext *ctx, Results *results, const char *dataset, const char *shape,
-                      const LmRun *runs, int n_runs, const TrainConfig *tc, char *err, size_t errlen)
+                      const LmRun *runs, int n_runs, const TrainConfig *tc, double target_loss, char *err,
+                      size_t errlen)
 {
     char msg[512];
     if (data_fetch(dataset, DATA_CACHE_DIR, NULL, ctx->quiet ? NULL : stdout, msg, sizeof msg) != 0) {
@@ -222,26 +258,30 @@ static int run_corpus(const ReproContext *ctx, Results *results, const char *dat
         return -1;
     ds.seed = ctx->seed + 7;
     results_root_str(results, "data_source", ds.source);
-    results_root_metric(results, "published_val_loss", NANOGPT_VAL_LOSS);
-    size_t target = 0;
-    int rc = 0;
-    double gpt_to_target = -1, hyena_to_target = -1;
+    results_root_metric(results, "context", tc->context);
+    if (!isnan(target_loss))
+        results_root_metric(results, "target_val_loss", target_loss);
+    size_t target_params = 0;
+    int rc = 0, gpt = -1, hyena = -1;
+    LmOutcome *outcome = calloc((size_t)n_runs, sizeof *outcome);
+    if (!outcome) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
     for (int i = 0; i < n_runs && rc == 0; i++) {
         char config[2048];
-        size_t params = 0;
-        double to_target = -1;
-        rc = run_config(ctx, &runs[i], shape, target, config, sizeof config, err, errlen);
+        outcome[i].flops_to_target = -1;
+        rc = run_config(ctx, &runs[i], shape, target_params, config, sizeof config, err, errlen);
         if (rc == 0)
-            rc = train_one(ctx, results, runs[i].name, config, &ds, tc, &params, &to_target, err, errlen);
+            rc = train_one(ctx, results, runs[i].name, config, &ds, tc, target_loss, &outcome[i], err, errlen);
         if (i == 0)
-            target = params;
-        gpt_to_target = strcmp(runs[i].name, "gpt") == 0 ? to_target : gpt_to_target;
-        hyena_to_target = strcmp(runs[i].name, "hyena") == 0 ? to_target : hyena_to_target;
+            target_params = outcome[i].params;
+        gpt = strcmp(runs[i].name, "gpt") == 0 ? i : gpt;
+        hyena = strcmp(runs[i].name, "hyena") == 0 ? i : hyena;
     }
-    /* The Hyena paper's "GPT quality with fewer FLOPs" at this scale: training FLOPs Hyena needs to reach the
-     * published GPT loss over those GPT needs (both at matched parameters; granularity: the evaluation steps). */
-    if (rc == 0 && gpt_to_target > 0 && hyena_to_target > 0)
-        results_root_metric(results, "hyena_over_gpt_flops_to_target", hyena_to_target / gpt_to_target);
+    if (rc == 0 && gpt >= 0 && hyena >= 0)
+        record_hyena_vs_gpt(results, &outcome[gpt], &outcome[hyena], target_loss);
+    free(outcome);
     text_free(&ds);
     return rc;
 }
@@ -272,16 +312,19 @@ int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, siz
     tc.context = ctx->profile == PROFILE_SMOKE ? 32 : 64;
     results_root_str(results, "recipe", "nanoGPT shakespeare_char CPU: batch 12, lr 1e-3->1e-4, warmup 100, "
                                         "betas (0.9, 0.99), wd 0.1, clip 1");
+    double target_loss;
+    if (claims_published_value(REPRO_PUBLISHED_TSV, "nanogpt_cpu_shakespeare", &target_loss, err, errlen) != 0)
+        return -1;
     int rc = run_corpus(ctx, results, "tinyshakespeare", shape, shakespeare_runs,
-                        (int)(sizeof shakespeare_runs / sizeof shakespeare_runs[0]), &tc, err, errlen);
+                        (int)(sizeof shakespeare_runs / sizeof shakespeare_runs[0]), &tc, target_loss, err, errlen);
     if (rc != 0 || ctx->profile != PROFILE_PAPER)
         return rc;
     TrainConfig gpu = lm_gpu_train_config();
     rc = run_corpus(ctx, results, "tinyshakespeare", "vocab=256,d_model=384,layers=6,context=256",
-                    shakespeare_gpu_gpt, 1, &gpu, err, errlen);
+                    shakespeare_gpu_gpt, 1, &gpu, NAN, err, errlen);
     return rc != 0 ? rc
                    : run_corpus(ctx, results, "tinyshakespeare", "vocab=256,d_model=168,layers=4,context=256",
-                                shakespeare_hyena_1p5m, 1, &gpu, err, errlen);
+                                shakespeare_hyena_1p5m, 1, &gpu, NAN, err, errlen);
 }
 
 /* State of the Union: the three ffn-channel models (GPT, Hyena, S4D at matched parameters; the FFF and MoE
@@ -297,5 +340,5 @@ int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t err
     if (ctx->profile != PROFILE_SMOKE)
         tc.steps = 2500, tc.decay_steps = 2500;
     results_root_str(results, "recipe", "nanoGPT CPU recipe at context 256, 2500 steps");
-    return run_corpus(ctx, results, "sotu", shape, shakespeare_runs, SOTU_RUNS, &tc, err, errlen);
+    return run_corpus(ctx, results, "sotu", shape, shakespeare_runs, SOTU_RUNS, &tc, NAN, err, errlen);
 }

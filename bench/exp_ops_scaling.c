@@ -1,7 +1,9 @@
 /* ops_scaling: forward and forward+backward time versus sequence length at D=768 (the Hyena paper's runtime
  * figure): attention naive (while it fits the memory limit) and tiled, hyena order 2 and 3, s4d and fftconv
- * alone. One run per operator variant with the series seq_len, times, FLOPs and GFLOP/s; root attributes give
- * the crossover length from which hyena (order 2) is faster than tiled attention at every longer length, the
+ * alone. One run per operator variant with the series seq_len, times, FLOPs and GFLOP/s; root attributes give,
+ * for hyena (order 2) against naive and against tiled attention, the crossover length from which hyena is faster
+ * at every longer length (absent, with a _why, when it never is), the speedup at every common length
+ * (speedup_vs_<naive|tiled>_attention_L<L>, fastest repetitions, with _median), and against tiled attention the
  * speedup at the longest length and its ratio to the analytic FLOP ratio (the efficiency of the FFT path). */
 #include <stdio.h>
 #include <string.h>
@@ -125,29 +127,71 @@ static int run_variant(const ReproContext *ctx, Results *results, const Variant 
 }
 
 /* Crossover: the smallest measured length from which hyena's fwd+bwd beats attention's at every longer
- * common length (0 if it never does); then the speedup and FLOP ratio at the longest common length. */
-static void compare_hyena_attention(const ReproContext *ctx, Results *results, const Series *attn,
-                                    const Series *hyena)
+ * common length. When hyena is slower at the longest common length there is none: the attribute is absent and
+ * <name>_why says up to which length it was measured (docs/DESIGN.md section 8). */
+static void record_crossover(Results *results, const char *name, const Series *attn, const Series *hyena, int n)
 {
-    int n = attn->n < hyena->n ? attn->n : hyena->n;
+    int cross = -1;
+    for (int i = n - 1; i >= 0 && hyena->train_min[i] < attn->train_min[i]; i--)
+        cross = i;
+    char why[160];
+    if (cross >= 0)
+        results_root_metric(results, name, attn->seq_len[cross]);
+    else {
+        snprintf(why, sizeof why, "hyena is not faster at the longest length measured, L=%.0f", attn->seq_len[n - 1]);
+        char key[128];
+        snprintf(key, sizeof key, "%.100s_why", name);
+        results_root_str(results, key, why);
+    }
+}
+
+/* The speedup of hyena over attention at common point i, from the fastest repetitions (<name>) and from the
+ * medians (<name>_median). */
+static void record_speedup(Results *results, const char *name, const Series *attn, const Series *hyena, int i)
+{
+    char key[128];
+    results_root_metric(results, name, attn->train_min[i] / hyena->train_min[i]);
+    snprintf(key, sizeof key, "%s_median", name);
+    results_root_metric(results, key, attn->train_ms[i] / hyena->train_ms[i]);
+}
+
+static int common_points(const Series *a, const Series *b) { return a->n < b->n ? a->n : b->n; }
+
+/* Hyena (order 2) against naive and tiled attention: crossovers, the speedup at every common length, and at
+ * the longest length of the tiled comparison the FLOP ratio and the efficiency of the FFT path. */
+static void compare_hyena_attention(const ReproContext *ctx, Results *results, const Series *naive,
+                                    const Series *tiled, const Series *hyena)
+{
+    const struct {
+        const char *label;
+        const Series *attn;
+    } sides[] = {{"naive", naive}, {"tiled", tiled}};
+    char key[128];
+    for (int s = 0; s < 2; s++) {
+        int n = common_points(sides[s].attn, hyena);
+        if (n == 0)
+            continue;
+        snprintf(key, sizeof key, "crossover_seq_len_hyena_vs_%s_attention", sides[s].label);
+        record_crossover(results, key, sides[s].attn, hyena, n);
+        for (int i = 0; i < n; i++) {
+            snprintf(key, sizeof key, "speedup_vs_%s_attention_L%.0f", sides[s].label, hyena->seq_len[i]);
+            record_speedup(results, key, sides[s].attn, hyena, i);
+        }
+    }
+    int n = common_points(tiled, hyena);
     if (n == 0)
         return;
-    int cross = -1;
-    for (int i = n - 1; i >= 0 && hyena->train_ms[i] < attn->train_ms[i]; i--)
-        cross = i;
-    double crossover = cross >= 0 ? attn->seq_len[cross] : 0;
     int last = n - 1;
-    double speedup = attn->train_ms[last] / hyena->train_ms[last];
-    double flop_ratio = (attn->flops_fwd[last] + attn->flops_bwd[last]) /
+    double speedup = tiled->train_min[last] / hyena->train_min[last];
+    double flop_ratio = (tiled->flops_fwd[last] + tiled->flops_bwd[last]) /
                         (hyena->flops_fwd[last] + hyena->flops_bwd[last]);
-    results_root_metric(results, "crossover_seq_len_hyena_vs_tiled_attention", crossover);
-    results_root_metric(results, "longest_seq_len", attn->seq_len[last]);
-    results_root_metric(results, "speedup_at_longest", speedup);
+    results_root_metric(results, "longest_seq_len", tiled->seq_len[last]);
+    record_speedup(results, "speedup_at_longest", tiled, hyena, last);
     results_root_metric(results, "flop_ratio_at_longest", flop_ratio);
     results_root_metric(results, "speedup_over_flop_ratio", speedup / flop_ratio);
-    repro_log(ctx, "  hyena (order 2) faster than tiled attention from L=%.0f; at L=%.0f: %.2fx faster, FLOP ratio "
-                   "%.2f, efficiency %.0f%%\n",
-              crossover, attn->seq_len[last], speedup, flop_ratio, 100 * speedup / flop_ratio);
+    repro_log(ctx, "  at L=%.0f hyena (order 2) is %.2fx faster than tiled attention (fastest repetitions), FLOP "
+                   "ratio %.2f, efficiency %.0f%%\n",
+              tiled->seq_len[last], speedup, flop_ratio, 100 * speedup / flop_ratio);
 }
 
 int exp_ops_scaling(const ReproContext *ctx, Results *results, char *err, size_t errlen)
@@ -157,6 +201,9 @@ int exp_ops_scaling(const ReproContext *ctx, Results *results, char *err, size_t
     for (int v = 0; v < N_VARIANTS; v++)
         if (run_variant(ctx, results, &variants[v], &sz, &series[v], err, errlen) != 0)
             return -1;
-    compare_hyena_attention(ctx, results, &series[1], &series[2]);
+    results_root_metric(results, "d_model", sz.d_model);
+    results_root_metric(results, "n_heads", sz.n_heads);
+    results_root_metric(results, "batch", 1);
+    compare_hyena_attention(ctx, results, &series[0], &series[1], &series[2]);
     return 0;
 }

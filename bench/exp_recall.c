@@ -208,8 +208,6 @@ int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_
     RecallPoint points[32];
     double acc[32][3];
     int n = recall_points(ctx->profile, points, 32);
-    results_root_str(results, "published", "Hyena Table C.1 (length 2048; vocab 10/20/30/40): Hyena 100/100/85/98, "
-                                           "Transformer 100/100/82/92, H3 92/60/10/13");
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 3; k++)
             if (recall_run(ctx, results, recall_mixers[k], &points[i], &acc[i][k], err, errlen) != 0)
@@ -217,6 +215,12 @@ int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_
     int longest = 0;
     for (int i = 0; i < n; i++)
         longest = points[i].queries == 1 && points[i].seq_len > longest ? points[i].seq_len : longest;
+    for (int i = 0; i < n; i++)
+        if (points[i].vocab == 30 && points[i].queries == 1 && points[i].seq_len == longest) {
+            char key[64];
+            snprintf(key, sizeof key, "hyena_minus_s4d_acc_v30_L%d", longest);
+            results_root_metric(results, key, acc[i][0] - acc[i][2]);
+        }
     write_summary(results, "length_sweep", "seq_len", points, n, acc, is_length_sweep,
                   ctx->profile == PROFILE_SMOKE ? 10 : 30, seq_len_of);
     write_summary(results, "vocab_table", "vocab", points, n, acc, is_vocab_table, longest, vocab_of);

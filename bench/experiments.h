@@ -12,6 +12,7 @@ int exp_ops_scaling(const ReproContext *ctx, Results *results, char *err, size_t
 int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_lm_flops(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 /* CIFAR-10 (exp_cifar*.c). */

@@ -39,6 +39,7 @@ static int usage(FILE *out)
                  "  subq compare BASE.h5 NEW.h5... [--threshold F] timing regressions, best of the NEWs (exit 3 if any)\n"
                  "  subq compare --identical A.h5 B.h5             determinism: non-timing metrics equal (exit 3 if not)\n"
                  "  subq report [--results-dir results]          write results/REPORT.md from the results files\n"
+                 "  subq report --readme-table | --check-readme README.md   the README's claims table\n"
                  "  subq data fetch|info NAME [--cache DIR]         datasets: " DATA_NAMES "\n"
                  "  subq version                                 build and library provenance\n");
     return out == stderr ? EXIT_BAD_INPUT : 0;
@@ -275,14 +276,30 @@ static int cmd_compare(int argc, char **argv)
 static int cmd_report(int argc, char **argv)
 {
     CliOption opts[] = {{"results-dir", 1, "results directory (results)", NULL},
-                        {"published", 1, "published numbers (baselines/published.tsv)", NULL}};
+                        {"published", 1, "published claims (baselines/published.tsv)", NULL},
+                        {"readme-table", 0, "print the README's claims table instead of writing REPORT.md", NULL},
+                        {"check-readme", 1, "compare README's claims table with the generated one (exit 3 if not)",
+                         NULL}};
     if (parse_or_complain("report", opts, COUNT(opts), argc, argv) != 0)
         return EXIT_BAD_INPUT;
     const char *dir = cli_value(opts, COUNT(opts), "results-dir"), *pub = cli_value(opts, COUNT(opts), "published");
+    const char *readme = cli_value(opts, COUNT(opts), "check-readme");
     dir = dir ? dir : "results";
-    char out[1024], err[ERR_LEN];
+    pub = pub ? pub : "baselines/published.tsv";
+    char out[1024], err[ERR_LEN], diff[2048];
+    if (cli_value(opts, COUNT(opts), "readme-table"))
+        return report_readme_table(pub, dir, stdout, err, sizeof err) == 0 ? 0 : fail(EXIT_BAD_INPUT, "report", err);
+    if (readme) {
+        int rc = report_readme_check(readme, pub, dir, diff, sizeof diff, err, sizeof err);
+        if (rc < 0)
+            return fail(EXIT_BAD_INPUT, "report", err);
+        if (rc > 0)
+            fprintf(stderr, "subq report: %s's claims table differs from `subq report --readme-table --results-dir "
+                            "%s` (first difference: %s)\n", readme, dir, diff);
+        return rc > 0 ? EXIT_REGRESSION : 0;
+    }
     snprintf(out, sizeof out, "%s/REPORT.md", dir);
-    if (report_write(pub ? pub : "baselines/published.tsv", dir, out, err, sizeof err) != 0)
+    if (report_write(pub, dir, out, err, sizeof err) != 0)
         return fail(1, "report", err);
     printf("report: %s\n", out);
     return 0;

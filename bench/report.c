@@ -5,141 +5,106 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "h5io.h"
+#include "claims.h"
 #include "report_cifar.h"
 
-/* How a published number is tested: the attribute of a results file that measures it, and which side of the
- * published value counts as reproducing the claim (+1: at least as high, -1: at most as high). */
-typedef struct ClaimRule {
-    const char *claim_id, *experiment, *path, *attr;
-    int direction;
-    double scale; /* subq value = attribute * scale */
-    const char *measured; /* what subq's number is */
-} ClaimRule;
+/* One claim judged against the results in a directory. */
+typedef struct JudgedClaim {
+    const Claim *claim;
+    Measurement m;
+    Verdict verdict;
+    char reason[320];
+} JudgedClaim;
 
-static const ClaimRule rules[] = {
-    {"hyena_runtime_64k_fig", "ops_scaling", "/", "speedup_at_longest", +1, 1.0,
-     "forward+backward speedup of Hyena (order 2) over tiled attention at the longest length, D=768, batch 1"},
-    {"hyena_runtime_64k_text", "ops_scaling", "/", "speedup_at_longest", +1, 1.0,
-     "same measurement as the row above"},
-    {"hyena_runtime_crossover_attn", "ops_scaling", "/", "crossover_seq_len_hyena_vs_tiled_attention", -1, 1.0,
-     "shortest length from which Hyena's forward+backward beats tiled attention"},
-    {"hyena_runtime_crossover_flash", "ops_scaling", "/", "crossover_seq_len_hyena_vs_tiled_attention", -1, 1.0,
-     "subq's tiled attention is its FlashAttention-style kernel"},
-    {"hyena_ar2048_v10", "assoc_recall", "runs/hyena_v10_L2046", "accuracy", +1, 1.0,
-     "Hyena, 2 layers, width 64, CPU step budget; answer accuracy on held-out examples"},
-    {"hyena_ar2048_v20", "assoc_recall", "runs/hyena_v20_L2046", "accuracy", +1, 1.0, "as above, vocab 20"},
-    {"hyena_ar2048_v30", "assoc_recall", "runs/hyena_v30_L2046", "accuracy", +1, 1.0, "as above, vocab 30"},
-    {"hyena_ar2048_v40", "assoc_recall", "runs/hyena_v40_L2046", "accuracy", +1, 1.0, "as above, vocab 40"},
-    {"hyena_ar_30k", "assoc_recall", "runs/hyena_v30_L32766", "accuracy", +1, 1.0, "paper profile only"},
-    {"hyena_ar_64k", "assoc_recall", "runs/hyena_v30_L65534", "accuracy", +1, 1.0, "paper profile only"},
-    {"hyena_ar_131k", "assoc_recall", "runs/hyena_v30_L131070", "accuracy", +1, 1.0, "paper profile only"},
-    {"hyena_flops_vs_gpt", "lm_shakespeare", "/", "hyena_over_gpt_flops_to_target", -1, 1.0,
-     "tiny Shakespeare at matched parameters: training FLOPs Hyena needs to reach val loss 1.88 over those GPT needs"},
-    {"nanogpt_cpu_shakespeare", "lm_shakespeare", "runs/gpt", "val_loss", -1, 1.0,
-     "subq's GPT at nanoGPT's CPU configuration (bytes, 2000 steps); validation loss"},
-    {"fff_speed_ff", "channel_speed", "/", "speedup_fff_leaf1_w4096_b1", +1, 1.0,
-     "FFF depth 12, leaf width 1 vs dense ffn of width 4096, D=768, batch 1 (fair timing, see channel_speed)"},
-    {"fff_speed_moe", "channel_speed", "/", "fff_over_moe_w4096_b1", +1, 1.0,
-     "FFF depth 12, leaf width 1 vs top-1 MoE (16 experts) of the same training width 4096, D=768, batch 1"},
-    {"ufb_cpu_speedup", "channel_speed", "/", "speedup_ufb_w4096_b1", +1, 1.0,
-     "UltraFastBERT FFF depth 11 (4095 neurons) vs dense ffn width 4096, D=768, batch 1"},
-    {"fff_vit_neurons", "cifar_vit", "/", "fff_accuracy_retained_pct", +1, 1.0,
-     "small ViT on CIFAR-10 (patch 4): test accuracy of FFF channels (leaf 1, hard routing) over ffn channels of "
-     "equal training width; the neuron fraction is in the CIFAR-10 section below"},
-    {"hyena_vit_gap_p8", "cifar_vit", "/", "vit_minus_hyena_test_acc", -1, 1.0,
-     "small ViT on CIFAR-10 (patch 4): attention minus Hyena mixer test accuracy, points"},
-    {"hyena_scifar", "scifar", "runs/hyena", "test_acc", +1, 1.0,
-     "Hyena blocks over the 1024-pixel sequence; test accuracy"},
-    {"hyena_cifar2d", "cifar_2d", "runs/longconv2d", "test_acc", +1, 1.0,
-     "isometric network with 2D long convolutions; test accuracy"},
-    {"fff_cifar10_ff_repro", "cifar_fff", "/", "widest_ff_test_acc", +1, 1.0,
-     "FF of the widest training width (128 in default), 5 epochs; test accuracy"},
-    {"fff_cifar10_gap_repro", "cifar_fff", "/", "widest_fff_minus_ff_test_acc", -1, 1.0,
-     "FFF (leaf 8, hard routing) minus FF test accuracy at the widest training width, 5 epochs, points"},
-    {"fff_cifar10_fff_repro", "cifar_fff", "/", "widest_fff_test_acc_infer", +1, 1.0,
-     "FFF of the same training width (leaf 8, hard routing), 5 epochs; test accuracy"},
-};
-
-static const ClaimRule *rule_for(const char *claim)
+static void judge(const Claim *c, const char *results_dir, JudgedClaim *out)
 {
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-        if (strcmp(rules[i].claim_id, claim) == 0)
-            return &rules[i];
-    return NULL;
+    out->claim = c;
+    claim_measure(c, results_dir, &out->m);
+    out->verdict = claim_judge(c, &out->m, out->reason, sizeof out->reason);
 }
 
-typedef struct PublishedRow {
-    char claim[96], paper[32], table[64], setting[256], metric[48], value[48], note[256];
-} PublishedRow;
-
-/* Splits one TSV line into the seven columns; 0 on success. */
-static int parse_row(char *line, PublishedRow *row)
+/* Prints text with the characters that would break a Markdown table cell replaced. */
+static void cell_text(FILE *out, const char *text)
 {
-    char *cols[7] = {0};
-    int n = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    for (char *p = line; n < 7; n++) {
-        cols[n] = p;
-        char *tab = strchr(p, '\t');
-        if (!tab) {
-            n++;
-            break;
-        }
-        *tab = '\0';
-        p = tab + 1;
+    for (const char *p = text; *p; p++)
+        fputs(*p == '|' ? "\\|" : *p == '\n' ? " " : (char[]){*p, 0}, out);
+}
+
+/* The claim's conditions as written, "-" if none. */
+static void conditions_text(const Claim *c, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < c->n_cond && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s%s%s", i ? ", " : "", c->cond[i].key,
+                                 c->cond[i].op == '=' ? "=" : c->cond[i].op == '>' ? ">=" : "<=", c->cond[i].value);
+    if (c->n_cond == 0)
+        snprintf(out, len, "-");
+}
+
+/* What subq recorded for each condition key, then the profile, machine, threads and date. */
+static void recorded_text(const Claim *c, const Measurement *m, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    if (!m->file_found) {
+        snprintf(out, len, "-");
+        return;
     }
-    if (n < 6)
-        return -1;
-    snprintf(row->claim, sizeof row->claim, "%s", cols[0]);
-    snprintf(row->paper, sizeof row->paper, "%s", cols[1]);
-    snprintf(row->table, sizeof row->table, "%s", cols[2]);
-    snprintf(row->setting, sizeof row->setting, "%s", cols[3]);
-    snprintf(row->metric, sizeof row->metric, "%s", cols[4]);
-    snprintf(row->value, sizeof row->value, "%s", cols[5]);
-    snprintf(row->note, sizeof row->note, "%s", n > 6 && cols[6] ? cols[6] : "");
-    return 0;
+    for (int i = 0; i < c->n_cond && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s=%s; ", c->cond[i].key,
+                                 m->cond_value[i][0] ? m->cond_value[i] : "(not recorded)");
+    if (used < len)
+        snprintf(out + used, len - used, "profile %s, %s, %.0f threads, %s", m->profile, m->cpu, m->threads, m->date);
 }
 
-/* subq's number for a claim and the conditions it was measured under; 0 if measured. */
-static int measure(const ClaimRule *rule, const char *results_dir, double *value, char *conditions, size_t len)
-{
-    char path[1024], err[256], profile[32] = "?", cpu[128] = "?", date[40] = "?";
-    snprintf(path, sizeof path, "%s/%s.h5", results_dir, rule->experiment);
-    H5File *f = h5io_open_read(path, err, sizeof err);
-    if (!f)
-        return -1;
-    double threads = 0;
-    int rc = h5io_read_attr_double(f, rule->path, rule->attr, value);
-    h5io_read_attr_str(f, "/", "profile", profile, sizeof profile);
-    h5io_read_attr_str(f, "/", "cpu_model", cpu, sizeof cpu);
-    h5io_read_attr_str(f, "/", "date_utc", date, sizeof date);
-    h5io_read_attr_double(f, "/", "threads", &threads);
-    h5io_close(f);
-    *value *= rule->scale;
-    snprintf(conditions, len, "%s; `%s` profile %s, %s, %.0f threads, %s", rule->measured, rule->experiment, profile,
-             cpu, threads, date);
-    return rc;
-}
+static const char *verdict_markup(Verdict v) { return v == VERDICT_REPRODUCED ? "**" : ""; }
 
-static void write_row(FILE *out, const PublishedRow *row, const char *results_dir)
+static void claims_row(FILE *out, const JudgedClaim *j)
 {
-    const ClaimRule *rule = rule_for(row->claim);
-    double ours = 0, published = atof(row->value);
-    char conditions[768] = "", ours_text[48] = "-";
-    const char *verdict = "not run at this scale";
-    if (rule && measure(rule, results_dir, &ours, conditions, sizeof conditions) == 0) {
-        snprintf(ours_text, sizeof ours_text, "%.4g", ours);
-        int ok = rule->direction > 0 ? ours >= published : ours <= published;
-        verdict = ok ? "**reproduced**" : "not reproduced";
-    } else if (rule) {
-        snprintf(conditions, sizeof conditions, "%s: not measured (run `make reproduce ONLY=%s`, or the `paper` "
-                 "profile)", rule->measured, rule->experiment);
-    } else {
-        snprintf(conditions, sizeof conditions, "beyond a 2-core CPU budget or not yet measured by subq");
+    const Claim *c = j->claim;
+    char published[160], measured[160], conditions[600], recorded[1200];
+    claim_published_text(c, published, sizeof published);
+    claim_measured_text(c, &j->m, measured, sizeof measured);
+    conditions_text(c, conditions, sizeof conditions);
+    recorded_text(c, &j->m, recorded, sizeof recorded);
+    fprintf(out, "| `%s` | ", c->id);
+    cell_text(out, c->setting);
+    fprintf(out, " (%s %s) | %s %s | %s, %s | ", c->paper, c->source, published, c->metric, claim_kind_name(c->kind),
+            conditions);
+    cell_text(out, measured);
+    fprintf(out, " | ");
+    cell_text(out, c->measures[0] ? c->measures : "-");
+    fprintf(out, "; ");
+    cell_text(out, recorded);
+    fprintf(out, " | %s%s%s", verdict_markup(j->verdict), verdict_name(j->verdict), verdict_markup(j->verdict));
+    if (j->reason[0]) {
+        fprintf(out, ": ");
+        cell_text(out, j->reason);
     }
-    fprintf(out, "| %s | %s %s | %s | %s %s | %s | %s | %s |\n", row->claim, row->paper, row->table, row->setting,
-            row->value, row->metric, ours_text, conditions, verdict);
+    fprintf(out, " |\n");
+}
+
+static void sources_section(FILE *out, const Claim *claims, int n)
+{
+    fprintf(out, "\n## Sources\n\nThe paper's words or table cells behind each claim.\n\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(out, "- `%s` (%s, %s): ", claims[i].id, claims[i].paper, claims[i].source);
+        cell_text(out, claims[i].quote[0] ? claims[i].quote : "-");
+        fprintf(out, "\n");
+    }
+}
+
+static void verdict_header(FILE *out)
+{
+    fprintf(out, "Verdicts, one word each:\n\n");
+    for (int v = 0; v < VERDICT_COUNT; v++)
+        fprintf(out, "- **%s**: %s.\n", verdict_name((Verdict)v), verdict_definition((Verdict)v));
+    fprintf(out, "\nKinds: `at_least` / `at_most` (one-sided, less the stated tolerance), `within` (two-sided), "
+                 "`range` (low-high), `parity` (|gap| within the band and the seeds' 95%% Student-t interval inside "
+                 "it), `direction` (the sign against the no-effect value; with seeds the interval must not cross "
+                 "it). Accuracy and loss values are the mean over seeds with the standard deviation; timing ratios "
+                 "use the fastest repetition of each side, with the ratio of medians beside it.\n\n");
 }
 
 /* The figures `make figures` rendered, each with a caption; figures of experiments not run are left out. */
@@ -167,40 +132,201 @@ static void write_figures(FILE *out, const char *results_dir)
     }
 }
 
+static JudgedClaim *judge_all(const Claim *claims, int n, const char *results_dir, char *err, size_t errlen)
+{
+    JudgedClaim *j = calloc((size_t)(n > 0 ? n : 1), sizeof *j);
+    if (!j) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        judge(&claims[i], results_dir, &j[i]);
+    return j;
+}
+
+static int write_body(FILE *out, const char *published_tsv, const char *results_dir, char *err, size_t errlen)
+{
+    Claim *claims;
+    int n;
+    if (claims_load(published_tsv, &claims, &n, err, errlen) != 0)
+        return -1;
+    JudgedClaim *j = judge_all(claims, n, results_dir, err, errlen);
+    if (!j) {
+        free(claims);
+        return -1;
+    }
+    fprintf(out, "# subq report\n\nGenerated by `subq report` from the results files in `%s/` and the claims in `%s`. "
+                 "Every number comes from a results file; rerun `make figures` after `make reproduce` to refresh "
+                 "it.\n\n",
+            results_dir, published_tsv);
+    verdict_header(out);
+    fprintf(out, "| claim | setting (source) | published, metric | kind, conditions | subq | what subq measures; its "
+                 "recorded conditions | verdict |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for (int i = 0; i < n; i++)
+        claims_row(out, &j[i]);
+    sources_section(out, claims, n);
+    report_cifar_sections(out, results_dir);
+    write_figures(out, results_dir);
+    free(j);
+    free(claims);
+    return 0;
+}
+
 int report_write(const char *published_tsv, const char *results_dir, const char *out_path, char *err,
                  size_t errlen)
 {
-    FILE *in = fopen(published_tsv, "r");
-    if (!in) {
-        snprintf(err, errlen, "%s: cannot read the published numbers", published_tsv);
-        return -1;
-    }
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
     FILE *out = fopen(tmp, "w");
     if (!out) {
-        fclose(in);
         snprintf(err, errlen, "%s: cannot write", out_path);
         return -1;
     }
-    fprintf(out, "# subq report\n\nGenerated by `subq report` from the results files in `%s/` and the published "
-                 "numbers in `%s`. Every number comes from a results file; rerun `make figures` after "
-                 "`make reproduce` to refresh it.\n\n"
-                 "| claim | source | setting | published | subq | conditions | verdict |\n"
-                 "| --- | --- | --- | --- | --- | --- | --- |\n",
-            results_dir, published_tsv);
-    char line[2048];
-    PublishedRow row;
-    while (fgets(line, sizeof line, in))
-        if (line[0] != '#' && strncmp(line, "claim_id\t", 9) != 0 && parse_row(line, &row) == 0)
-            write_row(out, &row, results_dir);
-    report_cifar_sections(out, results_dir);
-    write_figures(out, results_dir);
-    fclose(in);
-    if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
+    int rc = write_body(out, published_tsv, results_dir, err, errlen);
+    if (fclose(out) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: cannot write", out_path);
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, out_path) != 0) {
+        snprintf(err, errlen, "%s: cannot write", out_path);
+        rc = -1;
+    }
+    if (rc != 0)
         remove(tmp);
-        snprintf(err, errlen, "%s: cannot write", out_path);
+    return rc;
+}
+
+/* ---- the README's table ---- */
+
+static void readme_row(FILE *out, const JudgedClaim *j)
+{
+    const Claim *c = j->claim;
+    char published[160], measured[160];
+    claim_published_text(c, published, sizeof published);
+    claim_measured_text(c, &j->m, measured, sizeof measured);
+    fprintf(out, "| ");
+    cell_text(out, c->setting);
+    fprintf(out, " | %s %s | %s %s | ", c->paper, c->source, published, c->metric);
+    cell_text(out, measured);
+    fprintf(out, " | %s%s%s", verdict_markup(j->verdict), verdict_name(j->verdict), verdict_markup(j->verdict));
+    if (j->reason[0] && j->verdict != VERDICT_REPRODUCED) {
+        fprintf(out, " (");
+        cell_text(out, j->reason);
+        fprintf(out, ")");
+    }
+    fprintf(out, " |\n");
+}
+
+/* One line per experiment behind the table: its profile, commit, date and machine. */
+static void readme_provenance(FILE *out, const JudgedClaim *j, int n)
+{
+    fprintf(out, "\nMeasured by:");
+    int printed = 0;
+    for (int i = 0; i < n; i++) {
+        const Claim *c = j[i].claim;
+        int seen = 0;
+        for (int k = 0; k < i; k++)
+            seen |= strcmp(j[k].claim->experiment, c->experiment) == 0;
+        if (seen || !j[i].m.file_found)
+            continue;
+        fprintf(out, "%s `%s` (%s profile, %s, %.0f threads, %s)", printed++ ? ";" : "", c->experiment,
+                j[i].m.profile, j[i].m.cpu, j[i].m.threads, j[i].m.date);
+    }
+    fprintf(out, "%s.\n", printed ? "" : " no results yet");
+}
+
+int report_readme_table(const char *published_tsv, const char *results_dir, FILE *out, char *err, size_t errlen)
+{
+    Claim *claims;
+    int n, unmeasured = 0;
+    if (claims_load(published_tsv, &claims, &n, err, errlen) != 0)
+        return -1;
+    JudgedClaim *j = judge_all(claims, n, results_dir, err, errlen);
+    if (!j) {
+        free(claims);
         return -1;
     }
+    fprintf(out, "%s\n\n| claim | source | published | subq | verdict |\n| --- | --- | --- | --- | --- |\n",
+            README_TABLE_BEGIN);
+    for (int i = 0; i < n; i++) {
+        if (claims[i].experiment[0])
+            readme_row(out, &j[i]);
+        else
+            unmeasured++;
+    }
+    readme_provenance(out, j, n);
+    fprintf(out, "%d further published numbers (the papers' scale, or models subq does not implement) are listed in "
+                 "`results/REPORT.md` as not run at this scale.\n%s\n",
+            unmeasured, README_TABLE_END);
+    free(j);
+    free(claims);
     return 0;
+}
+
+/* Reads the whole file into a malloc'ed string; NULL on error. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len + 4096 + 1 > cap) {
+            cap = 2 * cap + 8192;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = grown;
+        }
+        got = fread(buf + len, 1, 4096, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+static void first_difference(const char *a, const char *b, char *out, size_t len)
+{
+    const char *la = a, *lb = b;
+    while (*a && *a == *b) {
+        if (*a == '\n')
+            la = a + 1, lb = b + 1;
+        a++, b++;
+    }
+    snprintf(out, len, "README: \"%.*s\" / generated: \"%.*s\"", (int)strcspn(la, "\n"), la, (int)strcspn(lb, "\n"),
+             lb);
+}
+
+int report_readme_check(const char *readme, const char *published_tsv, const char *results_dir, char *diff_line,
+                        size_t difflen, char *err, size_t errlen)
+{
+    char *text = slurp(readme), *generated = NULL;
+    size_t gen_len = 0;
+    FILE *mem = open_memstream(&generated, &gen_len);
+    int rc = -1;
+    if (!text || !mem) {
+        snprintf(err, errlen, "%s: cannot read", readme);
+    } else if (report_readme_table(published_tsv, results_dir, mem, err, errlen) == 0) {
+        fclose(mem);
+        mem = NULL;
+        const char *begin = strstr(text, README_TABLE_BEGIN), *end = begin ? strstr(begin, README_TABLE_END) : NULL;
+        if (!begin || !end) {
+            snprintf(err, errlen, "%s: no generated claims table (markers absent)", readme);
+        } else {
+            size_t n = (size_t)(end - begin) + strlen(README_TABLE_END) + 1;
+            rc = strncmp(begin, generated, n) != 0 || strlen(generated) != n;
+            if (rc)
+                first_difference(begin, generated, diff_line, difflen);
+        }
+    }
+    if (mem)
+        fclose(mem);
+    free(generated);
+    free(text);
+    return rc;
 }

@@ -20,6 +20,8 @@ static const Experiment experiments[] = {
      exp_channel_speed},
     {"lm_shakespeare", "byte-level tiny Shakespeare: nanoGPT's CPU GPT vs Hyena and S4D at matched parameters",
      exp_lm_shakespeare},
+    {"lm_flops", "training FLOPs per token of GPT and Hyena at the Hyena paper's Pile shapes (analytic, no training)",
+     exp_lm_flops},
     {"lm_sotu", "State of the Union corpus, context 256: GPT vs Hyena vs S4D at matched parameters", exp_lm_sotu},
     {"assoc_recall", "associative recall accuracy of hyena, attention and s4d over vocabularies and lengths",
      exp_assoc_recall},
