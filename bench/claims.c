@@ -523,7 +523,7 @@ Verdict claim_judge(const Claim *c, const Measurement *m, char *reason, size_t l
             snprintf(reason, len, "%s", m->why);
             return VERDICT_NOT_REPRODUCED;
         }
-        if (bad_cond < 0) {
+        if (m->why[0] == '\0') { /* the other conditions describe a measurement that is not there */
             snprintf(reason, len, "`%s` has no attribute %s at %s", c->experiment, c->attr, c->path);
             return VERDICT_NOT_MEASURED;
         }

@@ -10,6 +10,7 @@
  * accuracies with hard routing (test_acc_infer, train_acc_infer: mode=infer on the same parameters) and the
  * evaluation time per image in both modes (eval_time_us_per_image_*). Accuracies are percentages. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,6 +80,8 @@ static void record_metrics(Results *results, const char *name, const ClsModel *m
     o->params = (double)m->n_params, o->test_acc = r->test.accuracy, o->train_acc = r->train.accuracy;
     o->seconds = r->seconds, o->neurons_used = used, o->neurons_total = total;
     o->flops_train_per_image = r->flops_per_step / tc->opt.batch;
+    if (!results)
+        return;
     results_metric(results, name, "params", o->params);
     results_metric(results, name, "test_acc", r->test.accuracy);
     results_metric(results, name, "train_acc", r->train.accuracy);
@@ -147,12 +150,15 @@ static int record_inference(Results *results, const char *name, const ClsModel *
     if (routed && (rc = evaluate_model(m, d, tc, params, &test, &train, &us_train_mode, err, errlen)) == 0 &&
         (rc = evaluate_model(&hard, d, tc, params, &test, &train, &us, err, errlen)) == 0) {
         o->test_acc_infer = test.accuracy, o->train_acc_infer = train.accuracy;
+    }
+    if (rc == 0 && routed && results) {
         results_metric(results, name, "test_acc_infer", test.accuracy);
         results_metric(results, name, "train_acc_infer", train.accuracy);
         results_metric(results, name, "eval_time_us_per_image_train_mode", us_train_mode);
         results_metric(results, name, "eval_time_us_per_image_infer_mode", us);
     }
-    results_metric(results, name, "flops_infer_per_image", o->flops_infer_per_image);
+    if (results)
+        results_metric(results, name, "flops_infer_per_image", o->flops_infer_per_image);
     cls_destroy(&hard);
     return rc;
 }
@@ -167,8 +173,10 @@ static void log_run(const ReproContext *ctx, const char *name, const ExpCifarOut
               o->flops_infer_per_image);
 }
 
-int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name, const char *config,
-                    const ExpCifarData *d, const ClsTrainConfig *tc, ExpCifarOutcome *out, char *err, size_t errlen)
+/* One training run from initialisation seed `seed`; recorded as run `name` unless results is NULL. */
+static int train_once(const ReproContext *ctx, Results *results, const char *name, const char *config,
+                      const ExpCifarData *d, const ClsTrainConfig *tc, uint64_t seed, ExpCifarOutcome *out, char *err,
+                      size_t errlen)
 {
     memset(out, 0, sizeof *out);
     ClsModel m;
@@ -178,7 +186,7 @@ int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name,
     ClsLog log;
     ClsTrainResult r;
     int evals = tc->opt.eval_every > 0 ? tc->opt.steps / tc->opt.eval_every + 2 : 2;
-    int rc = cls_state_alloc(&st, &m, ctx->seed + 5, err, errlen);
+    int rc = cls_state_alloc(&st, &m, seed, err, errlen);
     if (rc == 0 && (rc = cls_log_alloc(&log, tc->opt.steps, evals)) != 0) {
         snprintf(err, errlen, "out of memory for the training log");
         train_state_free(&st);
@@ -191,9 +199,11 @@ int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name,
         }
         if (rc == 0)
             rc = cls_train_run(&m, tc, &d->cls.data, &st, &log, &r, err, errlen);
-        if (rc == 0) {
+        if (rc == 0 && results) {
             results_run(results, name, canon);
             record_series(results, name, &log);
+        }
+        if (rc == 0) {
             record_metrics(results, name, &m, tc, &r, out);
             rc = record_inference(results, name, &m, canon, d, tc, st.params, out, err, errlen);
         }
@@ -204,6 +214,52 @@ int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name,
     }
     cls_destroy(&m);
     return rc;
+}
+
+int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name, const char *config,
+                    const ExpCifarData *d, const ClsTrainConfig *tc, ExpCifarOutcome *out, char *err, size_t errlen)
+{
+    return train_once(ctx, results, name, config, d, tc, exp_seed(ctx, 5, 0), out, err, errlen);
+}
+
+/* The accuracies of runs over seeds: the mean as the run's attribute, the values as <metric>_by_seed. */
+static void record_seed_means(Results *results, const char *name, const ExpCifarOutcome *per_seed, int n,
+                              ExpCifarOutcome *mean)
+{
+    static const struct {
+        const char *metric;
+        size_t offset;
+    } metrics[] = {
+        {"test_acc", offsetof(ExpCifarOutcome, test_acc)},
+        {"train_acc", offsetof(ExpCifarOutcome, train_acc)},
+        {"test_acc_infer", offsetof(ExpCifarOutcome, test_acc_infer)},
+        {"train_acc_infer", offsetof(ExpCifarOutcome, train_acc_infer)},
+    };
+    *mean = per_seed[0];
+    for (size_t k = 0; k < sizeof metrics / sizeof metrics[0]; k++) {
+        double values[EXP_MAX_SEEDS];
+        for (int i = 0; i < n; i++)
+            values[i] = *(const double *)((const char *)&per_seed[i] + metrics[k].offset);
+        *(double *)((char *)mean + metrics[k].offset) = exp_record_over_seeds(results, name, metrics[k].metric,
+                                                                             values, n);
+    }
+    results_metric(results, name, "seeds", n);
+}
+
+int exp_cifar_train_seeds(const ReproContext *ctx, Results *results, const char *name, const char *config,
+                          const ExpCifarData *d, const ClsTrainConfig *tc, int n_seeds, ExpCifarOutcome *per_seed,
+                          ExpCifarOutcome *mean, char *err, size_t errlen)
+{
+    for (int k = 0; k < n_seeds; k++) {
+        if (train_once(ctx, k == 0 ? results : NULL, name, config, d, tc, exp_seed(ctx, 5, k), &per_seed[k], err,
+                       errlen) != 0)
+            return -1;
+    }
+    record_seed_means(results, name, per_seed, n_seeds, mean);
+    if (n_seeds > 1)
+        repro_log(ctx, "  %-18s mean over %d seeds: test %5.2f%% (hard-routed %5.2f%%)\n", name, n_seeds,
+                  mean->test_acc, mean->test_acc_infer);
+    return 0;
 }
 
 ClsTrainConfig exp_cifar_recipe(int steps, int batch, float lr, float weight_decay, int evals)

@@ -29,6 +29,13 @@ void exp_cifar_free(ExpCifarData *d);
 int exp_cifar_train(const ReproContext *ctx, Results *results, const char *name, const char *config,
                     const ExpCifarData *d, const ClsTrainConfig *tc, ExpCifarOutcome *out, char *err, size_t errlen);
 
+/* Trains `config` n_seeds times (initialisation seeds exp_seed(ctx, 5, k)): run `name` holds the first seed's
+ * curves and attributes, with test_acc, train_acc, test_acc_infer and train_acc_infer replaced by their means
+ * over the seeds, each beside <metric>_by_seed, and `seeds`. per_seed[k] gets seed k's outcome, mean the means. */
+int exp_cifar_train_seeds(const ReproContext *ctx, Results *results, const char *name, const char *config,
+                          const ExpCifarData *d, const ClsTrainConfig *tc, int n_seeds, ExpCifarOutcome *per_seed,
+                          ExpCifarOutcome *mean, char *err, size_t errlen);
+
 /* cls_train_defaults with the batch, weight decay and `evals` evenly spaced evaluations (<= 1: at the end). */
 ClsTrainConfig exp_cifar_recipe(int steps, int batch, float lr, float weight_decay, int evals);
 

@@ -1,4 +1,5 @@
 /* Helpers shared by the experiments (see experiments.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,4 +100,33 @@ double exp_peer_json_number(const char *args, const char *key)
             value = -1;
     }
     return pclose(pipe) == 0 ? value : -1;
+}
+
+int exp_seed_count(const ReproContext *ctx) { return ctx->profile == PROFILE_SMOKE ? 2 : 3; }
+
+uint64_t exp_seed(const ReproContext *ctx, uint64_t offset, int k) { return ctx->seed + offset + 1000003ull * (uint64_t)k; }
+
+double exp_record_over_seeds(Results *results, const char *run, const char *name, const double *values, int n)
+{
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++)
+        sum += values[i];
+    double mean = n > 0 ? sum / n : NAN;
+    for (int i = 0; i < n; i++)
+        sq += (values[i] - mean) * (values[i] - mean);
+    char key[160];
+    if (run) {
+        results_metric(results, run, name, mean);
+        snprintf(key, sizeof key, "%.140s_sd", name);
+        results_metric(results, run, key, n > 1 ? sqrt(sq / (n - 1)) : 0);
+        snprintf(key, sizeof key, "%.140s_by_seed", name);
+        results_series(results, run, key, values, n);
+    } else {
+        results_root_metric(results, name, mean);
+        snprintf(key, sizeof key, "%.140s_sd", name);
+        results_root_metric(results, key, n > 1 ? sqrt(sq / (n - 1)) : 0);
+        snprintf(key, sizeof key, "%.140s_by_seed", name);
+        results_root_series(results, key, values, n);
+    }
+    return mean;
 }

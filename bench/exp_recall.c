@@ -7,8 +7,11 @@
  * Runs /runs/<mixer>_v<vocab>_L<seq_len>[_q<queries>]: series step, train_loss, eval_step, val_loss; attributes
  * accuracy (percent, answers of eval_examples held-out examples), params, steps, batch, eval_examples, seconds.
  * The default profile trains a CPU budget per run (1500 steps of about 4K tokens): the table at length 2048 for
- * vocabularies 10, 20, 30, 40, the length sweep 64 ... 2048 at vocabulary 30, and the multi-query variant (4
- * queries); `paper` goes to 131K with safari's schedule (400 epochs of 2000 examples at batch 32, lr 5e-4).
+ * vocabularies 10, 20, 30, 40 (hyena and attention over exp_seed_count seeds, s4d over seeds at vocabulary 30,
+ * for the root attribute hyena_minus_s4d_acc_v30_L<longest>), and the length sweep 64, 256, 1024 at vocabulary
+ * 30 (one seed); `paper` sweeps every power of two to 131K, adds the multi-query variant (4 queries), with
+ * safari's schedule (400 epochs of 2000 examples at batch 32, lr 5e-4). Seeded runs hold seed 0's curves and
+ * the mean accuracy with accuracy_by_seed.
  *
  * Initialisation. safari trains these models for 25K-50K steps from GPT-2's N(0, 0.02) init. At the CPU budget
  * that init never leaves the loss plateau where the answer is guessed: attention at length 64, vocab 30 sat at
@@ -107,11 +110,13 @@ static int recall_eval_batches(ReproProfile p, int batch)
     return (examples + batch - 1) / batch;
 }
 
-static int recall_run(const ReproContext *ctx, Results *results, const char *mixer, const RecallPoint *p,
+/* One model trained from seed k (examples exp_seed(ctx, 11, k), initialisation exp_seed(ctx, 3, k)); recorded as
+ * its run unless results is NULL. */
+static int recall_run(const ReproContext *ctx, Results *results, const char *mixer, const RecallPoint *p, int k,
                       double *accuracy_out, char *err, size_t errlen)
 {
-    RecallSplits s = {{{p->vocab, p->seq_len, p->queries, RECALL_TARGETS_ALL}, ctx->seed + 11},
-                      {{p->vocab, p->seq_len, p->queries, RECALL_TARGETS_ANSWERS}, ctx->seed + 11}};
+    RecallSplits s = {{{p->vocab, p->seq_len, p->queries, RECALL_TARGETS_ALL}, exp_seed(ctx, 11, k)},
+                      {{p->vocab, p->seq_len, p->queries, RECALL_TARGETS_ANSWERS}, exp_seed(ctx, 11, k)}};
     if (recall_check_config(&s.train.cfg, err, errlen) != 0)
         return -1;
     const int T = recall_example_len(&s.train.cfg);
@@ -125,7 +130,7 @@ static int recall_run(const ReproContext *ctx, Results *results, const char *mix
     TrainState st;
     TrainLog log;
     TrainResult r;
-    int rc = train_state_alloc(&st, &m, ctx->seed + 3, err, errlen);
+    int rc = train_state_alloc(&st, &m, exp_seed(ctx, 3, k), err, errlen);
     if (rc == 0 && (rc = train_log_alloc(&log, tc.steps, 8)) != 0)
         snprintf(err, errlen, "out of memory for the training log");
     double accuracy = 0;
@@ -133,7 +138,7 @@ static int recall_run(const ReproContext *ctx, Results *results, const char *mix
     if (rc == 0 && (rc = train_run(&m, &tc, &data, &st, &log, &r, err, errlen)) == 0)
         rc = recall_accuracy(&m, st.params, &s, tc.batch, T, recall_eval_batches(ctx->profile, tc.batch), &accuracy,
                              err, errlen);
-    if (rc == 0) {
+    if (rc == 0 && results) {
         results_run(results, run, config);
         results_series(results, run, "step", log.step, log.n_train);
         results_series(results, run, "train_loss", log.train_loss, log.n_train);
@@ -145,8 +150,10 @@ static int recall_run(const ReproContext *ctx, Results *results, const char *mix
         results_metric(results, run, "batch", tc.batch);
         results_metric(results, run, "eval_examples", (double)recall_eval_batches(ctx->profile, tc.batch) * tc.batch);
         results_metric(results, run, "seconds", r.seconds);
-        repro_log(ctx, "  %-26s accuracy %5.1f%%  (loss %.3f, %.0f s)\n", run, accuracy, r.final_train_loss,
-                  r.seconds);
+    }
+    if (rc == 0) {
+        repro_log(ctx, "  %-26s seed %d  accuracy %5.1f%%  (loss %.3f, %.0f s)\n", run, k, accuracy,
+                  r.final_train_loss, r.seconds);
         *accuracy_out = accuracy;
     }
     if (st.params) {
@@ -171,9 +178,11 @@ static int recall_points(ReproProfile p, RecallPoint *out, int max)
     const int vocabs[] = {10, 20, 30, 40};
     for (int i = 0; i < 4 && n < max; i++)
         out[n++] = (RecallPoint){vocabs[i], longest - 2, 1};
-    for (int L = 64; L < longest && n < max; L *= 2)
+    /* The length sweep: every power of two in the paper profile; 64, 256 and 1024 in the default one, which
+     * spends its budget on the seeds of the table above (and leaves out the multi-query variant). */
+    for (int L = 64; L < longest && n < max; L *= p == PROFILE_PAPER ? 2 : 4)
         out[n++] = (RecallPoint){30, L - 2, 1};
-    if (n < max)
+    if (n < max && p == PROFILE_PAPER)
         out[n++] = (RecallPoint){30, 254, 4};
     return n;
 }
@@ -203,24 +212,56 @@ static int is_vocab_table(const RecallPoint *p, int longest) { return p->queries
 static double seq_len_of(const RecallPoint *p) { return p->seq_len + 2; }
 static double vocab_of(const RecallPoint *p) { return p->vocab; }
 
+/* The seeds a point trains: the table at the longest length over exp_seed_count seeds for hyena and attention
+ * (the claims' models) and for s4d at vocabulary 30 (the Hyena-minus-state-space claim); everything else once. */
+static int recall_seeds(const ReproContext *ctx, const RecallPoint *p, int longest, int mixer)
+{
+    const int in_table = p->queries == 1 && p->seq_len == longest;
+    const int s4d = mixer == 2;
+    return in_table && (!s4d || p->vocab == 30) ? exp_seed_count(ctx) : 1;
+}
+
+/* Trains one mixer at one point over its seeds: the run holds seed 0's curves and the mean accuracy, with
+ * accuracy_by_seed; acc receives the mean, per_seed each seed's accuracy. */
+static int recall_point(const ReproContext *ctx, Results *results, int mixer, const RecallPoint *p, int n_seeds,
+                        double *acc, double *per_seed, char *err, size_t errlen)
+{
+    for (int k = 0; k < n_seeds; k++)
+        if (recall_run(ctx, k == 0 ? results : NULL, recall_mixers[mixer], p, k, &per_seed[k], err, errlen) != 0)
+            return -1;
+    char run[96];
+    snprintf(run, sizeof run, "%s_v%d_L%d%s", recall_mixers[mixer], p->vocab, p->seq_len, p->queries > 1 ? "_multi" : "");
+    results_metric(results, run, "seeds", n_seeds);
+    *acc = n_seeds > 1 ? exp_record_over_seeds(results, run, "accuracy", per_seed, n_seeds) : per_seed[0];
+    return 0;
+}
+
 int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_t errlen)
 {
     RecallPoint points[32];
-    double acc[32][3];
-    int n = recall_points(ctx->profile, points, 32);
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < 3; k++)
-            if (recall_run(ctx, results, recall_mixers[k], &points[i], &acc[i][k], err, errlen) != 0)
-                return -1;
-    int longest = 0;
+    double acc[32][3], seeds[3][EXP_MAX_SEEDS];
+    int n = recall_points(ctx->profile, points, 32), longest = 0, gap_point = -1;
     for (int i = 0; i < n; i++)
         longest = points[i].queries == 1 && points[i].seq_len > longest ? points[i].seq_len : longest;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 3; k++)
+            if (recall_point(ctx, results, k, &points[i], recall_seeds(ctx, &points[i], longest, k), &acc[i][k],
+                             seeds[k], err, errlen) != 0)
+                return -1;
         if (points[i].vocab == 30 && points[i].queries == 1 && points[i].seq_len == longest) {
+            /* Hyena minus S4D, seed k against seed k (both trained over the seeds here). */
+            double gap[EXP_MAX_SEEDS];
+            const int n_seeds = exp_seed_count(ctx);
+            for (int k = 0; k < n_seeds; k++)
+                gap[k] = seeds[0][k] - seeds[2][k];
             char key[64];
             snprintf(key, sizeof key, "hyena_minus_s4d_acc_v30_L%d", longest);
-            results_root_metric(results, key, acc[i][0] - acc[i][2]);
+            exp_record_over_seeds(results, NULL, key, gap, n_seeds);
+            gap_point = i;
         }
+    }
+    if (gap_point < 0)
+        repro_log(ctx, "  (no vocabulary-30 point at the longest length: no Hyena-minus-S4D gap)\n");
     write_summary(results, "length_sweep", "seq_len", points, n, acc, is_length_sweep,
                   ctx->profile == PROFILE_SMOKE ? 10 : 30, seq_len_of);
     write_summary(results, "vocab_table", "vocab", points, n, acc, is_vocab_table, longest, vocab_of);

@@ -43,6 +43,18 @@ int exp_peer_python_ready(void);
  * fails or prints no such key. */
 double exp_peer_json_number(const char *args, const char *key);
 
+/* Seeds (docs/DESIGN.md section 8): accuracy and loss claims are judged over EXP_MAX_SEEDS >= n >= 3 seeds. */
+#define EXP_MAX_SEEDS 8
+/* How many seeds a seeded run trains in this profile: 3 (smoke: 2, enough to exercise the code). */
+int exp_seed_count(const ReproContext *ctx);
+/* The k-th seed for a purpose (an experiment's offset): ctx->seed + offset for k = 0, as before seeds were
+ * run, then spread by 1000003 per seed. */
+uint64_t exp_seed(const ReproContext *ctx, uint64_t offset, int k);
+/* Records a metric measured over n seeds: attribute <name> (the mean) on run `run` (NULL: the root), beside
+ * the dataset <name>_by_seed and the attribute <name>_sd (sample standard deviation, 0 for one seed). Returns
+ * the mean. */
+double exp_record_over_seeds(Results *results, const char *run, const char *name, const double *values, int n);
+
 /* Prints one progress line for a benchmarked point. */
 void exp_log_bench(const ReproContext *ctx, const char *run, const BenchOpResult *r);
 

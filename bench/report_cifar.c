@@ -109,7 +109,7 @@ static void fff_row(FILE *out, H5File *f, const FffLayout *l, const char *row, i
     if (leaf == 0)
         snprintf(label, sizeof label, "FF");
     else
-        snprintf(label, sizeof label, "%s, leaf %d, %s", strcmp(model, "fff") == 0 ? "FFF" : "MoE k=1", leaf,
+        snprintf(label, sizeof label, "%s %d, %s", strcmp(model, "fff") == 0 ? "FFF, leaf" : "MoE, experts of width", leaf,
                  hard ? "hard routing" : strcmp(model, "fff") == 0 ? "soft mixture" : "noisy gating");
     fprintf(out, "| %s |", label);
     for (int c = 0; c < l->n_widths; c++) {

@@ -190,6 +190,15 @@ void results_series(Results *r, const char *run, const char *name, const double 
     record(r, h5io_write_doubles(r->file, path, values, 1, shape, err, sizeof err), err);
 }
 
+void results_root_series(Results *r, const char *name, const double *values, int n)
+{
+    if (r->failed)
+        return;
+    char err[256];
+    int shape[1] = {n};
+    record(r, h5io_write_doubles(r->file, name, values, 1, shape, err, sizeof err), err);
+}
+
 void results_matrix(Results *r, const char *run, const char *name, const float *values, int rows, int cols)
 {
     if (r->failed)

@@ -35,6 +35,8 @@ void results_metric_str(Results *r, const char *run, const char *name, const cha
 void results_root_metric(Results *r, const char *name, double value);
 void results_root_str(Results *r, const char *name, const char *value);
 void results_series(Results *r, const char *run, const char *name, const double *values, int n);
+/* A 1-D dataset /<name> at the root (values over seeds of a root metric). */
+void results_root_series(Results *r, const char *name, const double *values, int n);
 /* A 2-D float dataset /runs/<run>/<name> (rows, cols): for heat-maps (`subq results heatmap`). */
 void results_matrix(Results *r, const char *run, const char *name, const float *values, int rows, int cols);
 /* Closes and renames onto the final path; -1 with the first error if anything failed. */

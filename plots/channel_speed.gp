@@ -21,6 +21,8 @@ do for [b in "b1 bmany blarge"] {
          f("moe_k1_".b) using "width":"speedup_over_ffn" with linespoints lw 2 pt 7 lc 4 title "MoE, 16 experts, top-1", \
          f("moe_k1_".b) using "width":"flop_ratio_ffn_over_this" with lines dt 2 lc 4 notitle, \
          f("moe_k2_".b) using "width":"speedup_over_ffn" with linespoints lw 2 pt 5 lc 6 title "MoE, 16 experts, top-2", \
-         f("moe_k2_".b) using "width":"flop_ratio_ffn_over_this" with lines dt 2 lc 6 notitle
+         f("moe_k2_".b) using "width":"flop_ratio_ffn_over_this" with lines dt 2 lc 6 notitle, \
+         f("fff_leaf32_".b) using "width":"speedup_over_ffn" with linespoints lw 2 pt 9 lc 7 title "FFF, leaf width 32", \
+         f("moe_e32_k1_".b) using "width":"speedup_over_ffn" with linespoints lw 2 pt 9 lc 8 title "MoE, experts of width 32, top-1"
 }
 unset multiplot
