@@ -563,10 +563,8 @@ void claim_published_text(const Claim *c, char *out, size_t len)
         snprintf(out, len, "%g (sign vs %g)", c->value, c->no_effect);
         break;
     default:
-        snprintf(out, len, "%s %g%s%s", c->kind == CLAIM_AT_LEAST ? ">=" : "<=", c->value, tol[0] ? " - " : "",
-                 tol);
-        if (tol[0] && c->kind == CLAIM_AT_MOST)
-            memcpy(strstr(out, " - "), " + ", 3);
+        snprintf(out, len, "%s %g%s%s%s", c->kind == CLAIM_AT_LEAST ? ">=" : "<=", c->value,
+                 tol[0] ? " (tolerance " : "", tol, tol[0] ? ")" : "");
     }
 }
 
