@@ -109,7 +109,7 @@ bench: check-deps
 	./subq bench op --op attention --config d_model=768,n_heads=12,impl=naive --batch 1 --seq-len 4096
 	./subq bench op --op attention --config d_model=768,n_heads=12,impl=tiled --batch 1 --seq-len 4096
 
-# Determinism (issue 9): the training experiments run twice in the smoke profile with the same seed and thread
+# Determinism: the training experiments run twice in the smoke profile with the same seed and thread
 # count must give bitwise identical metrics (losses, accuracies, curves; timings excluded).
 DETERMINISM_EXPERIMENTS ?= lm_shakespeare assoc_recall
 determinism: check-deps

@@ -44,7 +44,10 @@ const char *verdict_definition(Verdict v) { return v < VERDICT_COUNT ? verdict_d
 
 /* ---- parsing ---- */
 
-static void copy_field(char *dst, size_t len, const char *src) { snprintf(dst, len, "%s", strcmp(src, "-") ? src : ""); }
+static void copy_field(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", strcmp(src, "-") ? src : "");
+}
 
 /* A whole finite number; 0 on success. */
 static int parse_number(const char *text, double *out)
@@ -422,21 +425,39 @@ static int failing_condition(const Claim *c, const Measurement *m)
     return -1;
 }
 
-static double tolerance_abs(const Claim *c) { return c->tolerance_relative ? c->tolerance * fabs(c->value) : c->tolerance; }
+static double tolerance_abs(const Claim *c)
+{
+    return c->tolerance_relative ? c->tolerance * fabs(c->value) : c->tolerance;
+}
 
 static int sign_of(double x) { return (x > 0) - (x < 0); }
+
+/* The values the claim accepts, in words: ">= 98", "1.83 to 1.93", "4096 to 8192". */
+static void accepted_text(const Claim *c, char *out, size_t len)
+{
+    double tol = tolerance_abs(c);
+    if (c->kind == CLAIM_AT_LEAST)
+        snprintf(out, len, ">= %.4g", c->value - tol);
+    else if (c->kind == CLAIM_AT_MOST)
+        snprintf(out, len, "<= %.4g", c->value + tol);
+    else
+        snprintf(out, len, "%.4g to %.4g", c->value - tol, (c->kind == CLAIM_RANGE ? c->high : c->value) + tol);
+}
 
 /* reproduced when ok, else direction only when measured and published sit on the same side of no effect. */
 static Verdict magnitude_verdict(const Claim *c, double measured, int ok, char *reason, size_t len)
 {
     if (ok)
         return VERDICT_REPRODUCED;
+    char accepted[96];
+    accepted_text(c, accepted, sizeof accepted);
     if (c->has_no_effect && sign_of(measured - c->no_effect) != 0 &&
         sign_of(measured - c->no_effect) == sign_of(c->value - c->no_effect)) {
-        snprintf(reason, len, "same side of %g as the published value, outside the tolerance", c->no_effect);
+        snprintf(reason, len, "%.4g is on the published side of %g, the claim needs %s", measured, c->no_effect,
+                 accepted);
         return VERDICT_DIRECTION_ONLY;
     }
-    snprintf(reason, len, "outside the tolerance");
+    snprintf(reason, len, "%.4g, the claim needs %s", measured, accepted);
     return VERDICT_NOT_REPRODUCED;
 }
 
@@ -501,7 +522,8 @@ Verdict claim_judge(const Claim *c, const Measurement *m, char *reason, size_t l
 {
     reason[0] = '\0';
     if (c->experiment[0] == '\0') {
-        snprintf(reason, len, "subq has no run of this setting (the paper's scale, or a model subq does not implement)");
+        snprintf(reason, len, "subq has no run of this setting (the paper's scale, or a model subq does not "
+                              "implement)");
         return VERDICT_NOT_RUN_AT_SCALE;
     }
     if (!m->file_found) {

@@ -1,4 +1,4 @@
-/* What the CIFAR-10 experiments of issue 8 share (exp_cifar.h): the data, one training run and its record. The
+/* What the CIFAR-10 experiments share (exp_cifar.h): the data, one training run and its record. The
  * experiments: cifar_fff (exp_cifar_fff.c, the FFF paper's image-classification table), cifar_vit and scifar
  * (exp_cifar_vit.c: a small ViT, sequential CIFAR), cifar_2d (exp_cifar_2d.c, Hyena-ISO's 2D long convolutions).
  *

@@ -106,8 +106,8 @@ int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t e
         results_root_metric(results, "leaf_width", VIT_FFF_LEAF);
         results_metric(results, "attention_fff", "leaf_width", VIT_FFF_LEAF);
         results_metric(results, "hyena_fff", "leaf_width", VIT_FFF_LEAF);
-        repro_log(ctx, "  FFF (hard) keeps %.1f%% (attention, mean of %d seeds) and %.1f%% (hyena, one seed) of the ffn "
-                       "accuracy using %.1f%% of the channel neurons; ViT - Hyena-ViT: %+.2f points\n",
+        repro_log(ctx, "  FFF (hard) keeps %.1f%% (attention, mean of %d seeds) and %.1f%% (hyena, one seed) of the "
+                       "ffn accuracy using %.1f%% of the channel neurons; ViT - Hyena-ViT: %+.2f points\n",
                   kept, n_seeds, retained_hyena, 100.0 * o[1].neurons_used / o[1].neurons_total, vit_gap);
     }
     exp_cifar_free(&d);

@@ -104,7 +104,10 @@ double exp_peer_json_number(const char *args, const char *key)
 
 int exp_seed_count(const ReproContext *ctx) { return ctx->profile == PROFILE_SMOKE ? 2 : 3; }
 
-uint64_t exp_seed(const ReproContext *ctx, uint64_t offset, int k) { return ctx->seed + offset + 1000003ull * (uint64_t)k; }
+uint64_t exp_seed(const ReproContext *ctx, uint64_t offset, int k)
+{
+    return ctx->seed + offset + 1000003ull * (uint64_t)k;
+}
 
 double exp_record_over_seeds(Results *results, const char *run, const char *name, const double *values, int n)
 {

@@ -1,4 +1,4 @@
-/* ops_core: the foundation's speed targets (issue 2), measured with the harness.
+/* ops_core: the foundation's speed targets, measured with the harness.
  *  - ffn forward at B*L = 4096 tokens, D=768, H=3072 reaches >= 80% of the calibration sgemm's GFLOP/s;
  *  - tiled attention forward at L=4096, D=768, 12 heads is no slower than naive;
  *  - tiled attention runs forward+backward at L=65536 (D=768) within 4 GiB, where naive cannot.

@@ -2,8 +2,8 @@
  * release in the project's virtual environment, `make peers`) and with subq in the same run; one run per
  * point with both sets of times and the ratios subq/PyTorch (below 1: subq is faster). Skipped, with a
  * message saying how to enable it, when the environment is absent. The fftconv point at B=1, D=768, L=4096
- * is issue 3's target (subq at least 4x faster than torch.fft); the sequence operators run at L=4096, the
- * ffn on 4096 tokens. */
+ * is the foundation's fftconv target (subq at least 4x faster than torch.fft); the sequence operators run at
+ * L=4096, the ffn on 4096 tokens. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

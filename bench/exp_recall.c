@@ -230,7 +230,8 @@ static int recall_point(const ReproContext *ctx, Results *results, int mixer, co
         if (recall_run(ctx, k == 0 ? results : NULL, recall_mixers[mixer], p, k, &per_seed[k], err, errlen) != 0)
             return -1;
     char run[96];
-    snprintf(run, sizeof run, "%s_v%d_L%d%s", recall_mixers[mixer], p->vocab, p->seq_len, p->queries > 1 ? "_multi" : "");
+    snprintf(run, sizeof run, "%s_v%d_L%d%s", recall_mixers[mixer], p->vocab, p->seq_len,
+             p->queries > 1 ? "_multi" : "");
     results_metric(results, run, "seeds", n_seeds);
     *acc = n_seeds > 1 ? exp_record_over_seeds(results, run, "accuracy", per_seed, n_seeds) : per_seed[0];
     return 0;

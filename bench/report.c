@@ -55,7 +55,8 @@ static void recorded_text(const Claim *c, const Measurement *m, char *out, size_
         used += (size_t)snprintf(out + used, len - used, "%s=%s; ", c->cond[i].key,
                                  m->cond_value[i][0] ? m->cond_value[i] : "(not recorded)");
     if (used < len)
-        snprintf(out + used, len - used, "profile %s, %s, %.0f threads, %s", m->profile, m->cpu, m->threads, m->date);
+        snprintf(out + used, len - used, "profile %s, %s, %.0f thread%s, %s", m->profile, m->cpu, m->threads,
+                 m->threads == 1 ? "" : "s", m->date);
 }
 
 static const char *verdict_markup(Verdict v) { return v == VERDICT_REPRODUCED ? "**" : ""; }
@@ -229,8 +230,8 @@ static void readme_provenance(FILE *out, const JudgedClaim *j, int n)
             seen |= strcmp(j[k].claim->experiment, c->experiment) == 0;
         if (seen || !j[i].m.file_found)
             continue;
-        fprintf(out, "%s `%s` (%s profile, %s, %.0f threads, %s)", printed++ ? ";" : "", c->experiment,
-                j[i].m.profile, j[i].m.cpu, j[i].m.threads, j[i].m.date);
+        fprintf(out, "%s `%s` (%s profile, %s, %.0f thread%s, %s)", printed++ ? ";" : "", c->experiment,
+                j[i].m.profile, j[i].m.cpu, j[i].m.threads, j[i].m.threads == 1 ? "" : "s", j[i].m.date);
     }
     fprintf(out, "%s.\n", printed ? "" : " no results yet");
 }

@@ -12,18 +12,8 @@
 
 static char dir[64];
 
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/subq_h5io_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void make_dir(void) { tmp_dir_make(dir, sizeof dir, "h5io"); }
+static void remove_dir(void) { tmp_dir_remove(dir); }
 
 TestSuite(h5io, .init = make_dir, .fini = remove_dir);
 

@@ -12,6 +12,9 @@
 #include "claims.h"
 #include "h5io.h"
 #include "report.h"
+#include "testutil.h"
+
+#define PUBLISHED "baselines/published.tsv"
 
 /* One published.tsv line from its 13 columns. */
 static Claim parse_ok(const char *kind, const char *value, const char *tol, const char *no_effect, const char *cond,
@@ -260,18 +263,8 @@ static void make_results(const char *experiment, const char *profile, int with_s
     cr_assert_eq(h5io_commit(f, err, sizeof err), 0, "%s", err);
 }
 
-static void tmp_setup(void)
-{
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/subq_report_XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp_dir));
-}
-
-static void tmp_teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
-    cr_expect_eq(system(cmd), 0);
-}
+static void tmp_setup(void) { tmp_dir_make(tmp_dir, sizeof tmp_dir, "report"); }
+static void tmp_teardown(void) { tmp_dir_remove(tmp_dir); }
 
 Test(claims, measure_reads_value_seeds_median_and_conditions_from_the_file, .init = tmp_setup, .fini = tmp_teardown)
 {
@@ -321,7 +314,7 @@ Test(claims, a_smoke_result_is_never_reproduced_under_the_committed_claims, .ini
     Claim *claims;
     int n;
     char err[512];
-    cr_assert_eq(claims_load("baselines/published.tsv", &claims, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(claims_load(PUBLISHED, &claims, &n, err, sizeof err), 0, "%s", err);
     for (int i = 0; i < n; i++) {
         if (!claims[i].experiment[0])
             continue;
@@ -351,7 +344,7 @@ Test(claims, committed_published_tsv_loads_with_unique_ids_and_measurements)
     Claim *claims;
     int n;
     char err[512];
-    cr_assert_eq(claims_load("baselines/published.tsv", &claims, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(claims_load(PUBLISHED, &claims, &n, err, sizeof err), 0, "%s", err);
     cr_expect_gt(n, 40);
     int measured_rows = 0;
     for (int i = 0; i < n; i++) {
@@ -360,9 +353,9 @@ Test(claims, committed_published_tsv_loads_with_unique_ids_and_measurements)
     }
     cr_expect_gt(measured_rows, 20);
     double loss;
-    cr_expect_eq(claims_published_value("baselines/published.tsv", "nanogpt_cpu_shakespeare", &loss, err, sizeof err), 0);
+    cr_expect_eq(claims_published_value(PUBLISHED, "nanogpt_cpu_shakespeare", &loss, err, sizeof err), 0);
     cr_expect_float_eq(loss, 1.88, 1e-12);
-    cr_expect_eq(claims_published_value("baselines/published.tsv", "no_such_claim", &loss, err, sizeof err), -1);
+    cr_expect_eq(claims_published_value(PUBLISHED, "no_such_claim", &loss, err, sizeof err), -1);
     free(claims);
 }
 
@@ -393,13 +386,13 @@ Test(report, readme_check_finds_a_changed_table, .init = tmp_setup, .fini = tmp_
     char readme[128], err[512], diff[1024], *table = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&table, &len);
-    cr_assert_eq(report_readme_table("baselines/published.tsv", tmp_dir, mem, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(report_readme_table(PUBLISHED, tmp_dir, mem, err, sizeof err), 0, "%s", err);
     fclose(mem);
     snprintf(readme, sizeof readme, "%s/README.md", tmp_dir);
     FILE *f = fopen(readme, "w");
     fprintf(f, "# title\n\n%stext after\n", table);
     fclose(f);
-    cr_expect_eq(report_readme_check(readme, "baselines/published.tsv", tmp_dir, diff, sizeof diff, err, sizeof err), 0,
+    cr_expect_eq(report_readme_check(readme, PUBLISHED, tmp_dir, diff, sizeof diff, err, sizeof err), 0,
                  "%s %s", err, diff);
     char *at = strstr(table, "| order-2 Hyena");
     cr_assert_not_null(at);
@@ -407,19 +400,19 @@ Test(report, readme_check_finds_a_changed_table, .init = tmp_setup, .fini = tmp_
     f = fopen(readme, "w");
     fprintf(f, "%s", table);
     fclose(f);
-    cr_expect_eq(report_readme_check(readme, "baselines/published.tsv", tmp_dir, diff, sizeof diff, err, sizeof err), 1);
+    cr_expect_eq(report_readme_check(readme, PUBLISHED, tmp_dir, diff, sizeof diff, err, sizeof err), 1);
     cr_expect(strstr(diff, "Order-2") != NULL, "diff: %s", diff);
     f = fopen(readme, "w");
     fprintf(f, "no table\n");
     fclose(f);
-    cr_expect_eq(report_readme_check(readme, "baselines/published.tsv", tmp_dir, diff, sizeof diff, err, sizeof err), -1);
+    cr_expect_eq(report_readme_check(readme, PUBLISHED, tmp_dir, diff, sizeof diff, err, sizeof err), -1);
     free(table);
 }
 
 Test(report, committed_readme_table_is_the_generated_one)
 {
     char err[512], diff[2048] = "";
-    int rc = report_readme_check("README.md", "baselines/published.tsv", "results/reference", diff, sizeof diff, err,
+    int rc = report_readme_check("README.md", PUBLISHED, "results/reference", diff, sizeof diff, err,
                                  sizeof err);
     cr_expect_eq(rc, 0, "README.md's claims table is not what `subq report --readme-table --results-dir "
                         "results/reference` prints: %s%s (regenerate it)", rc < 0 ? err : "", diff);
@@ -430,7 +423,7 @@ Test(report, report_writes_every_claim_with_its_verdict, .init = tmp_setup, .fin
     make_results("ops_scaling", "smoke", 0, 0);
     char out[128], err[512];
     snprintf(out, sizeof out, "%s/REPORT.md", tmp_dir);
-    cr_assert_eq(report_write("baselines/published.tsv", tmp_dir, out, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(report_write(PUBLISHED, tmp_dir, out, err, sizeof err), 0, "%s", err);
     FILE *f = fopen(out, "r");
     cr_assert_not_null(f);
     char line[8192];
@@ -443,7 +436,7 @@ Test(report, report_writes_every_claim_with_its_verdict, .init = tmp_setup, .fin
     fclose(f);
     Claim *claims;
     int n;
-    cr_assert_eq(claims_load("baselines/published.tsv", &claims, &n, err, sizeof err), 0);
+    cr_assert_eq(claims_load(PUBLISHED, &claims, &n, err, sizeof err), 0);
     cr_expect_eq(rows, n, "%d claim rows for %d claims", rows, n);
     cr_expect_eq(reproduced, 0, "a smoke-profile result reproduced a claim");
     cr_expect_eq(verdict_lines, VERDICT_COUNT, "the header defines %d verdicts", verdict_lines);

@@ -1,4 +1,4 @@
-/* The vision operators of issue 8 against plain double loops and finite differences: conv2d (ops/conv2d.h) and
+/* The vision operators against plain double loops and finite differences: conv2d (ops/conv2d.h) and
  * its instrumented FLOP count; longconv2d (ops/longconv2d.h): the FFT engine against a direct O(H^2 W^2) 2D
  * convolution, the whole operator against the same direct convolution with its own filter, the decay window,
  * finite differences of every parameter; pooling (ops/pool2d.h); shape rules; and the runner on both image

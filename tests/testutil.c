@@ -218,3 +218,16 @@ double gradcheck_model(const LmTensor *tensors, int n_tensors, float *params, co
     }
     return max_err;
 }
+
+void tmp_dir_make(char *dir, size_t len, const char *prefix)
+{
+    snprintf(dir, len, "/tmp/subq_%s_XXXXXX", prefix);
+    cr_assert_not_null(mkdtemp(dir), "cannot make a temporary directory");
+}
+
+void tmp_dir_remove(const char *dir)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}

@@ -48,6 +48,11 @@ double gradcheck_model(const LmTensor *tensors, int n_tensors, float *params, co
                        float eps, double floor, double (*objective)(void *ctx), void *ctx, char *worst,
                        size_t worst_len);
 
+/* A fresh directory /tmp/subq_<prefix>_XXXXXX in dir (asserts it was made), and its removal with everything in
+ * it: the .init and .fini of tests that write files. */
+void tmp_dir_make(char *dir, size_t len, const char *prefix);
+void tmp_dir_remove(const char *dir);
+
 double max_scaled_diff(const float *a, const float *b, size_t n, double floor);
 void fill_normal(float *x, size_t n, uint64_t seed, float std);
 

@@ -1,4 +1,4 @@
-"""PyTorch peer for training throughput (issue 7): the same decoder LM as baselines/lm.h, built from the
+"""PyTorch peer for training throughput: the same decoder LM as baselines/lm.h, built from the
 reference modules, trained with torch.optim.AdamW on random byte tokens; prints tokens/s as JSON.
 
 Usage: .venv/bin/python baselines/torch/peer_train.py --model "vocab=256,d_model=128,layers=4,context=64,
