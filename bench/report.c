@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include "claims.h"
+#include "dataio.h"
 #include "report_cifar.h"
+
+#define README_MAX_BYTES ((size_t)1 << 22)
 
 /* One claim judged against the results in a directory. */
 typedef struct JudgedClaim {
@@ -264,33 +267,6 @@ int report_readme_table(const char *published_tsv, const char *results_dir, FILE
     return 0;
 }
 
-/* Reads the whole file into a malloc'ed string; NULL on error. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len + 4096 + 1 > cap) {
-            cap = 2 * cap + 8192;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        got = fread(buf + len, 1, 4096, f);
-        len += got;
-    } while (got > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 static void first_difference(const char *a, const char *b, char *out, size_t len)
 {
     const char *la = a, *lb = b;
@@ -306,12 +282,16 @@ static void first_difference(const char *a, const char *b, char *out, size_t len
 int report_readme_check(const char *readme, const char *published_tsv, const char *results_dir, char *diff_line,
                         size_t difflen, char *err, size_t errlen)
 {
-    char *text = slurp(readme), *generated = NULL;
-    size_t gen_len = 0;
-    FILE *mem = open_memstream(&generated, &gen_len);
+    uint8_t *bytes = NULL;
+    char *generated = NULL;
+    size_t gen_len = 0, text_len = 0;
     int rc = -1;
-    if (!text || !mem) {
-        snprintf(err, errlen, "%s: cannot read", readme);
+    if (dataio_read_file(readme, README_MAX_BYTES, &bytes, &text_len, err, errlen) != 0)
+        return -1;
+    const char *text = (const char *)bytes; /* NUL-terminated by dataio_read_file */
+    FILE *mem = open_memstream(&generated, &gen_len);
+    if (!mem) {
+        snprintf(err, errlen, "out of memory");
     } else if (report_readme_table(published_tsv, results_dir, mem, err, errlen) == 0) {
         fclose(mem);
         mem = NULL;
@@ -328,6 +308,6 @@ int report_readme_check(const char *readme, const char *published_tsv, const cha
     if (mem)
         fclose(mem);
     free(generated);
-    free(text);
+    free(bytes);
     return rc;
 }
