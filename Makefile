@@ -123,30 +123,21 @@ determinism: check-deps
 	  ./subq compare --identical build/determinism/a/$$e.h5 build/determinism/b/$$e.h5 || exit 1; \
 	done
 
-# Timing regression check against the committed reference (DESIGN.md section 6). The short benchmark set
-# (smoke ops_core, about 6 s) is measured PERF_REPEAT times and each metric takes its fastest repetition (on a
-# shared machine single repetitions swing by +-40%); a slowdown beyond PERF_THRESHOLD must survive a second
-# round of PERF_REPEAT measurements (the fastest of all of them) before the check fails. To refresh the
-# reference on purpose (after a deliberate change of speed, on an idle machine): make perf-reference, then
-# commit results/reference/perf.h5.
-PERF_REF := results/reference/perf.h5
+# Timing regression check (DESIGN.md section 6): an A/B of the base commit (PERF_BASE, default HEAD~1, or HEAD
+# when the tree has changes) built beside this tree, both timed in alternating rounds on this machine
+# (bench/perf_check.sh). A committed reference of the same CPU model is only the fallback when no base builds.
+# perf-reference writes that reference for this machine's CPU model (on an idle machine; then commit it).
 PERF_REPEAT ?= 3
 PERF_THRESHOLD ?= 0.25
-perf_measure = for i in $$(seq $(1) $(2)); do \
-	  mkdir -p build/perf/r$$i && ./subq reproduce --profile smoke --only ops_core --results-dir build/perf/r$$i --force --quiet || exit 1; done
 perf-check: check-deps
 	@$(MAKE) --no-print-directory subq
-	@rm -rf build/perf
-	@$(call perf_measure,1,$(PERF_REPEAT))
-	./subq compare $(PERF_REF) build/perf/r*/ops_core.h5 --threshold $(PERF_THRESHOLD) || { \
-	  echo "perf-check: slower than the reference; measuring again"; \
-	  $(call perf_measure,$$(($(PERF_REPEAT) + 1)),$$((2 * $(PERF_REPEAT)))); \
-	  ./subq compare $(PERF_REF) build/perf/r*/ops_core.h5 --threshold $(PERF_THRESHOLD); }
+	PERF_REPEAT=$(PERF_REPEAT) PERF_THRESHOLD=$(PERF_THRESHOLD) PERF_BASE=$(PERF_BASE) bench/perf_check.sh
 
 perf-reference: check-deps
 	@$(MAKE) --no-print-directory subq
-	mkdir -p build/perf/ref && ./subq reproduce --profile smoke --only ops_core --results-dir build/perf/ref --force --quiet
-	mkdir -p results/reference && cp build/perf/ref/ops_core.h5 $(PERF_REF)
+	mkdir -p build/perf/ref results/reference/perf
+	./subq reproduce --profile smoke --only ops_core --results-dir build/perf/ref --force --quiet
+	cp build/perf/ref/ops_core.h5 "results/reference/perf/$$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr -c 'A-Za-z0-9\n' '_').h5"
 
 # Fuzzes the CIFAR, text and manifest loaders for FUZZ_SECONDS per target (libFuzzer with clang, else the gcc
 # mutation driver; ASan + UBSan). Crash inputs go to build/fuzz/; fixed ones are kept in tests/fuzz_regressions/.

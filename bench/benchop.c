@@ -33,10 +33,10 @@ static void fill_inputs(const Op *op, OpBuffers *buf, uint64_t seed)
         rng_fill_normal(&rng, buf->dy, buf->n_y, 0.0f, 1.0f);
 }
 
-BenchOpStatus benchop_run(const Op *op, int B, int L, int with_backward, const TimingPolicy *policy,
-                          size_t mem_limit, uint64_t seed, BenchOpResult *out, char *err, size_t errlen)
+BenchOpStatus benchop_open(BenchOpSession *s, const Op *op, int B, int L, int with_backward, size_t mem_limit,
+                           uint64_t seed, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
+    memset(s, 0, sizeof *s);
     if (op_check_shape(op, B, L, err, errlen) != 0)
         return BENCHOP_ERROR;
     size_t bytes = opbuf_bytes(op, B, L, with_backward);
@@ -45,17 +45,46 @@ BenchOpStatus benchop_run(const Op *op, int B, int L, int with_backward, const T
                  (double)bytes / (1u << 30), (double)mem_limit / (1u << 30));
         return BENCHOP_TOO_BIG;
     }
-    timing_reset_peak_memory();
-    OpBuffers buf;
-    if (opbuf_alloc(&buf, op, B, L, with_backward, err, errlen) != 0)
+    if (opbuf_alloc(&s->buf, op, B, L, with_backward, err, errlen) != 0)
         return BENCHOP_ERROR;
-    fill_inputs(op, &buf, seed);
+    fill_inputs(op, &s->buf, seed);
+    s->op = op;
+    s->with_backward = with_backward;
+    return BENCHOP_OK;
+}
 
+void benchop_sample(BenchOpSession *s, BenchOpPhase phase, int n, double *ms)
+{
+    BenchCtx ctx = {s->op, &s->buf};
+    TimingBody body = phase == BENCHOP_TRAINING && s->with_backward ? training_body : forward_body;
+    for (int i = 0; i < n; i++) {
+        double t0 = timing_now_seconds();
+        body(&ctx);
+        ms[i] = 1e3 * (timing_now_seconds() - t0);
+    }
+}
+
+void benchop_close(BenchOpSession *s)
+{
+    if (s->op)
+        opbuf_free(&s->buf);
+    memset(s, 0, sizeof *s);
+}
+
+BenchOpStatus benchop_run(const Op *op, int B, int L, int with_backward, const TimingPolicy *policy,
+                          size_t mem_limit, uint64_t seed, BenchOpResult *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    timing_reset_peak_memory();
+    BenchOpSession s;
+    BenchOpStatus st = benchop_open(&s, op, B, L, with_backward, mem_limit, seed, err, errlen);
+    if (st != BENCHOP_OK)
+        return st;
     OpFlops flops = op_flops(op, B, L);
     out->flops_forward = flops.forward;
     out->flops_backward = flops.backward;
-    out->buffer_bytes = bytes;
-    BenchCtx ctx = {op, &buf};
+    out->buffer_bytes = opbuf_bytes(op, B, L, with_backward);
+    BenchCtx ctx = {op, &s.buf};
     /* The first call at a shape plans its FFTs (FFTW_MEASURE) and faults in the buffers: the forward always
      * gets a warm-up, so a single-repetition policy times the operator, not the planner (the forward+backward
      * that follows runs warm). */
@@ -68,6 +97,6 @@ BenchOpStatus benchop_run(const Op *op, int B, int L, int with_backward, const T
         out->gflops_training = (flops.forward + flops.backward) / (out->training.median_ms * 1e6);
     }
     out->peak_bytes = timing_peak_memory_bytes();
-    opbuf_free(&buf);
+    benchop_close(&s);
     return BENCHOP_OK;
 }

@@ -7,20 +7,21 @@
 #include "h5io.h"
 
 #define MAX_NAMES 256
-#define SUFFIX "_calibration_ratio"
+#define DEFAULT_SUFFIX "_calibration_ratio"
 
 typedef struct CompareCtx {
-    H5File *base, *next[COMPARE_MAX_NEW];
-    int n_next;
+    H5File *base[COMPARE_MAX_NEW], *next[COMPARE_MAX_NEW];
+    int n_base, n_next;
     double threshold;
+    const char *suffix; /* the metrics compared: names ending so */
     FILE *out;
     int compared, regressions;
 } CompareCtx;
 
-static int has_suffix(const char *s)
+static int has_suffix(const CompareCtx *c, const char *s)
 {
-    size_t n = strlen(s), k = strlen(SUFFIX);
-    return n > k && strcmp(s + n - k, SUFFIX) == 0;
+    size_t n = strlen(s), k = strlen(c->suffix);
+    return n > k && strcmp(s + n - k, c->suffix) == 0;
 }
 
 static void report(CompareCtx *c, const char *run, const char *metric, int point, double a, double b)
@@ -38,13 +39,13 @@ static void report(CompareCtx *c, const char *run, const char *metric, int point
             slow ? "  SLOWER" : (change < -c->threshold ? "  faster" : ""));
 }
 
-/* The fastest of the new measurements of one attribute (the smallest ratio); -1 when none has it. */
-static int best_new_attr(const CompareCtx *c, const char *run_path, const char *name, double *best)
+/* The fastest of a set of measurements of one attribute (the smallest ratio); -1 when none has it. */
+static int best_attr(H5File *const *files, int n_files, const char *run_path, const char *name, double *best)
 {
     int found = 0;
-    for (int k = 0; k < c->n_next; k++) {
+    for (int k = 0; k < n_files; k++) {
         double v;
-        if (h5io_read_attr_double(c->next[k], run_path, name, &v) == 0 && (!found || v < *best))
+        if (h5io_read_attr_double(files[k], run_path, name, &v) == 0 && (!found || v < *best))
             *best = v, found = 1;
     }
     return found ? 0 : -1;
@@ -52,52 +53,55 @@ static int best_new_attr(const CompareCtx *c, const char *run_path, const char *
 
 static void compare_attrs(CompareCtx *c, const char *run_path, const char *run, char (*names)[128])
 {
-    int n = h5io_list_attrs(c->base, run_path, names, MAX_NAMES);
+    int n = h5io_list_attrs(c->base[0], run_path, names, MAX_NAMES);
     for (int i = 0; i < n; i++) {
-        double a, b = 0.0;
-        if (has_suffix(names[i]) && h5io_read_attr_double(c->base, run_path, names[i], &a) == 0 &&
-            best_new_attr(c, run_path, names[i], &b) == 0 && a > 0)
+        double a = 0.0, b = 0.0;
+        if (has_suffix(c, names[i]) && best_attr(c->base, c->n_base, run_path, names[i], &a) == 0 &&
+            best_attr(c->next, c->n_next, run_path, names[i], &b) == 0 && a > 0)
             report(c, run, names[i], -1, a, b);
     }
 }
 
-/* Point by point, the fastest of the new measurements of one series over the points all of them have. */
-static void compare_series_points(CompareCtx *c, const char *run, const char *name, const char *path,
-                                  const H5Tensor *a)
+/* Point by point, the fastest of a set of measurements of one series, over the points all of them have;
+ * returns the number of points (0 when no file has the series; *best is then NULL). */
+static size_t best_series(H5File *const *files, int n_files, const char *path, double **best)
 {
-    size_t points = a->numel;
-    double *best = malloc(sizeof(double) * (points ? points : 1));
+    size_t points = 0;
     int found = 0;
     char err[256];
-    for (int k = 0; k < c->n_next && best; k++) {
-        H5Tensor b;
-        if (h5io_read_tensor(c->next[k], path, &b, err, sizeof err) != 0)
+    *best = NULL;
+    for (int k = 0; k < n_files; k++) {
+        H5Tensor t;
+        if (h5io_read_tensor(files[k], path, &t, err, sizeof err) != 0)
             continue;
-        points = b.numel < points ? b.numel : points;
+        if (!found && !(*best = malloc(sizeof(double) * (t.numel ? t.numel : 1)))) {
+            h5io_tensor_free(&t);
+            return 0;
+        }
+        points = found && points < t.numel ? points : t.numel;
         for (size_t p = 0; p < points; p++)
-            best[p] = found && best[p] < b.data[p] ? best[p] : b.data[p];
+            (*best)[p] = found && (*best)[p] < t.data[p] ? (*best)[p] : t.data[p];
         found = 1;
-        h5io_tensor_free(&b);
+        h5io_tensor_free(&t);
     }
-    for (size_t p = 0; found && p < points; p++)
-        if (a->data[p] > 0)
-            report(c, run, name, (int)p, a->data[p], best[p]);
-    free(best);
+    return points;
 }
 
 static void compare_series(CompareCtx *c, const char *run_path, const char *run, char (*names)[128])
 {
-    int n = h5io_list(c->base, run_path, names, MAX_NAMES);
+    int n = h5io_list(c->base[0], run_path, names, MAX_NAMES);
     for (int i = 0; i < n; i++) {
-        if (!has_suffix(names[i]))
+        if (!has_suffix(c, names[i]))
             continue;
-        char path[512], err[256];
+        char path[512];
         snprintf(path, sizeof path, "%.256s/%.127s", run_path, names[i]);
-        H5Tensor a;
-        if (h5io_read_tensor(c->base, path, &a, err, sizeof err) != 0)
-            continue;
-        compare_series_points(c, run, names[i], path, &a);
-        h5io_tensor_free(&a);
+        double *a, *b;
+        size_t na = best_series(c->base, c->n_base, path, &a), nb = best_series(c->next, c->n_next, path, &b);
+        for (size_t p = 0; p < na && p < nb; p++)
+            if (a[p] > 0)
+                report(c, run, names[i], (int)p, a[p], b[p]);
+        free(a);
+        free(b);
     }
 }
 
@@ -112,22 +116,26 @@ static int any_new_has(const CompareCtx *c, const char *run_path)
 
 static void close_all(CompareCtx *c)
 {
-    h5io_close(c->base);
+    for (int k = 0; k < c->n_base; k++)
+        h5io_close(c->base[k]);
     for (int k = 0; k < c->n_next; k++)
         h5io_close(c->next[k]);
 }
 
-int compare_results(const char *base_path, const char *const *new_paths, int n_new, double threshold, FILE *out,
-                    char *err, size_t errlen)
+int compare_results(const char *const *base_paths, int n_base, const char *const *new_paths, int n_new,
+                    double threshold, const char *metric_suffix, FILE *out, char *err, size_t errlen)
 {
-    if (n_new < 1 || n_new > COMPARE_MAX_NEW) {
-        snprintf(err, errlen, "compare: between 1 and %d new results files (got %d)", COMPARE_MAX_NEW, n_new);
+    if (n_new < 1 || n_new > COMPARE_MAX_NEW || n_base < 1 || n_base > COMPARE_MAX_NEW) {
+        snprintf(err, errlen, "compare: between 1 and %d base and new results files (got %d and %d)",
+                 COMPARE_MAX_NEW, n_base, n_new);
         return -1;
     }
-    CompareCtx c = {.threshold = threshold, .out = out};
-    c.base = h5io_open_read(base_path, err, errlen);
-    if (!c.base)
-        return -1;
+    CompareCtx c = {.threshold = threshold, .suffix = metric_suffix ? metric_suffix : DEFAULT_SUFFIX, .out = out};
+    for (; c.n_base < n_base; c.n_base++)
+        if (!(c.base[c.n_base] = h5io_open_read(base_paths[c.n_base], err, errlen))) {
+            close_all(&c);
+            return -1;
+        }
     for (; c.n_next < n_new; c.n_next++)
         if (!(c.next[c.n_next] = h5io_open_read(new_paths[c.n_next], err, errlen))) {
             close_all(&c);
@@ -139,9 +147,10 @@ int compare_results(const char *base_path, const char *const *new_paths, int n_n
         close_all(&c), free(runs), free(names);
         return -1;
     }
-    fprintf(out, "%-70s %10s %10s %8s\n", "run/metric (time / calibration sgemm)", "base",
+    fprintf(out, "%-70s %10s %10s %8s\n", metric_suffix ? "run/metric" : "run/metric (time / calibration sgemm)",
+            n_base > 1 ? "base (best)" : "base",
             n_new > 1 ? "new (best)" : "new", "change");
-    int n = h5io_exists(c.base, "runs") ? h5io_list_groups(c.base, "runs", runs, MAX_NAMES) : 0;
+    int n = h5io_exists(c.base[0], "runs") ? h5io_list_groups(c.base[0], "runs", runs, MAX_NAMES) : 0;
     for (int r = 0; r < n; r++) {
         char run_path[256];
         snprintf(run_path, sizeof run_path, "runs/%.120s", runs[r]);
@@ -151,10 +160,10 @@ int compare_results(const char *base_path, const char *const *new_paths, int n_n
         compare_series(&c, run_path, runs[r], names);
     }
     fprintf(out, "%d comparisons, %d slower than %+.0f%%", c.compared, c.regressions, 100 * threshold);
-    fprintf(out, n_new > 1 ? " (each the fastest of %d measurements)\n" : "\n", n_new);
+    fprintf(out, n_base + n_new > 2 ? " (each side the fastest of its %d and %d measurements)\n" : "\n", n_base, n_new);
     close_all(&c), free(runs), free(names);
     if (c.compared == 0) {
-        snprintf(err, errlen, "%s and %s share no timed runs to compare", base_path, new_paths[0]);
+        snprintf(err, errlen, "%s and %s share no timed runs to compare", base_paths[0], new_paths[0]);
         return -1;
     }
     return c.regressions;
@@ -184,10 +193,10 @@ static void differs(CompareCtx *c, const char *run, const char *what, int point,
 
 static void identical_attrs(CompareCtx *c, const char *run_path, const char *run, char (*names)[128])
 {
-    int n = h5io_list_attrs(c->base, run_path, names, MAX_NAMES);
+    int n = h5io_list_attrs(c->base[0], run_path, names, MAX_NAMES);
     for (int i = 0; i < n; i++) {
         double a, b;
-        if (is_timing_metric(names[i]) || h5io_read_attr_double(c->base, run_path, names[i], &a) != 0)
+        if (is_timing_metric(names[i]) || h5io_read_attr_double(c->base[0], run_path, names[i], &a) != 0)
             continue;
         c->compared++;
         if (h5io_read_attr_double(c->next[0], run_path, names[i], &b) != 0)
@@ -199,12 +208,12 @@ static void identical_attrs(CompareCtx *c, const char *run_path, const char *run
 
 static void identical_series(CompareCtx *c, const char *run_path, const char *run, char (*names)[128])
 {
-    int n = h5io_list(c->base, run_path, names, MAX_NAMES);
+    int n = h5io_list(c->base[0], run_path, names, MAX_NAMES);
     for (int i = 0; i < n; i++) {
         char path[512], err[256];
         snprintf(path, sizeof path, "%.256s/%.127s", run_path, names[i]);
         H5Tensor a, b;
-        if (is_timing_metric(names[i]) || h5io_read_tensor(c->base, path, &a, err, sizeof err) != 0)
+        if (is_timing_metric(names[i]) || h5io_read_tensor(c->base[0], path, &a, err, sizeof err) != 0)
             continue;
         c->compared++;
         if (h5io_read_tensor(c->next[0], path, &b, err, sizeof err) != 0) {
@@ -226,8 +235,9 @@ static void identical_series(CompareCtx *c, const char *run_path, const char *ru
 int compare_identical(const char *base_path, const char *new_path, FILE *out, char *err, size_t errlen)
 {
     CompareCtx c = {.out = out};
-    c.base = h5io_open_read(base_path, err, errlen);
-    if (!c.base)
+    c.base[0] = h5io_open_read(base_path, err, errlen);
+    c.n_base = c.base[0] != NULL;
+    if (!c.base[0])
         return -1;
     if (!(c.next[0] = h5io_open_read(new_path, err, errlen))) {
         close_all(&c);
@@ -240,7 +250,7 @@ int compare_identical(const char *base_path, const char *new_path, FILE *out, ch
         close_all(&c), free(runs), free(names);
         return -1;
     }
-    int n = h5io_exists(c.base, "runs") ? h5io_list_groups(c.base, "runs", runs, MAX_NAMES) : 0;
+    int n = h5io_exists(c.base[0], "runs") ? h5io_list_groups(c.base[0], "runs", runs, MAX_NAMES) : 0;
     for (int r = 0; r < n; r++) {
         char run_path[256];
         snprintf(run_path, sizeof run_path, "runs/%.120s", runs[r]);

@@ -79,16 +79,25 @@ void exp_log_bench(const ReproContext *ctx, const char *run, const BenchOpResult
               (double)r->peak_bytes / (1u << 30));
 }
 
+const char *exp_peer_python(void)
+{
+    const char *env = getenv("SUBQ_PEER_PYTHON");
+    return env && *env ? env : EXP_PEER_PYTHON;
+}
+
 int exp_peer_python_ready(void)
 {
-    return access(EXP_PEER_PYTHON, X_OK) == 0 &&
-           system(EXP_PEER_PYTHON " -c 'import torch, h5py' 2>/dev/null") == 0;
+    char cmd[1200];
+    if (snprintf(cmd, sizeof cmd, "'%s' -c 'import torch' 2>/dev/null", exp_peer_python()) >= (int)sizeof cmd ||
+        strchr(exp_peer_python(), '\''))
+        return 0;
+    return access(exp_peer_python(), X_OK) == 0 && system(cmd) == 0;
 }
 
 double exp_peer_json_number(const char *args, const char *key)
 {
     char cmd[4096], line[4096], pattern[128];
-    snprintf(cmd, sizeof cmd, "%s %s", EXP_PEER_PYTHON, args);
+    snprintf(cmd, sizeof cmd, "'%s' %s", exp_peer_python(), args);
     snprintf(pattern, sizeof pattern, "\"%s\":", key);
     FILE *pipe = popen(cmd, "r");
     if (!pipe)

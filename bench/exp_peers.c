@@ -1,99 +1,225 @@
 /* peers: the same operators at the same shapes timed with PyTorch (baselines/torch/peer_bench.py, the PyPI
- * release in the project's virtual environment, `make peers`) and with subq in the same run; one run per
- * point with both sets of times and the ratios subq/PyTorch (below 1: subq is faster). Skipped, with a
- * message saying how to enable it, when the environment is absent. The fftconv point at B=1, D=768, L=4096
- * is the foundation's fftconv target (subq at least 4x faster than torch.fft); the sequence operators run at
- * L=4096, the ffn on 4096 tokens. */
+ * release in the project's virtual environment, `make peers`) and with subq, side by side in one run
+ * (bench/pair.h): for each point and phase, rounds of subq repetitions and PyTorch repetitions alternate,
+ * every repetition is recorded, and the ratio PyTorch time / subq time of the two minima is reported with its
+ * spread over the rounds (above 1: subq is faster; a spread containing 1: level). Each side's rate is also
+ * given as a fraction of the in-run calibration sgemm. Skipped, with a message saying how to enable it, when
+ * the environment is absent. docs/DESIGN.md section 6 states the method. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "experiments.h"
-#include "h5io.h"
+#include "pair.h"
+#include "peerproc.h"
 
 #define PEER_SCRIPT "baselines/torch/peer_bench.py"
+#define PEER_REPLY_MAX 32768
+#define PEER_ROUND_SECONDS 0.25 /* the slower side's share of a round; a round is about twice that */
 
 typedef struct PeerPoint {
     const char *run, *op, *config;
     int seq_len;
 } PeerPoint;
 
-/* Run names are the same in every profile (plots/peers.gp lists them); the sizes live in each run's config. */
+/* Run names are the same in every profile (plots/peers.gp lists them); the sizes live in each run's config
+ * and seq_len. The default points are the targets of docs/DESIGN.md section 6: attention at 1K, 4K and 16K
+ * against SDPA and at 1K and 2K against the explicit softmax, the GEMM-bound ops on 4096 tokens, the long
+ * convolution at 4K, 16K and 64K, and the two sequence mixers at 4K. The paper profile adds attention at 64K. */
 static const PeerPoint default_points[] = {
-    {"fftconv", "fftconv", "d_model=768,l_max=4096", 4096},
+    {"attention_tiled_short", "attention", "d_model=768,n_heads=12,impl=tiled", 1024},
     {"attention_tiled", "attention", "d_model=768,n_heads=12,impl=tiled", 4096},
+    {"attention_tiled_long", "attention", "d_model=768,n_heads=12,impl=tiled", 16384},
+    {"attention_naive_short", "attention", "d_model=768,n_heads=12,impl=naive", 1024},
+    {"attention_naive", "attention", "d_model=768,n_heads=12,impl=naive", 2048},
+    {"ffn", "ffn", "d_model=768,d_hidden=3072", 4096},
+    {"linear_qkv", "linear", "d_in=768,d_out=2304", 4096},
+    {"fftconv_short", "fftconv", "d_model=768,l_max=4096", 4096},
+    {"fftconv", "fftconv", "d_model=768,l_max=16384", 16384},
+    {"fftconv_long", "fftconv", "d_model=768,l_max=65536", 65536},
     {"hyena_order2", "hyena", "d_model=768,order=2,l_max=4096", 4096},
     {"s4d", "s4d", "d_model=768", 4096},
-    {"ffn", "ffn", "d_model=768,d_hidden=3072", 4096},
+};
+
+static const PeerPoint paper_extra_points[] = {
+    {"attention_tiled_longest", "attention", "d_model=768,n_heads=12,impl=tiled", 65536},
 };
 
 static const PeerPoint smoke_points[] = {
-    {"fftconv", "fftconv", "d_model=128,l_max=512", 512},
+    {"attention_tiled_short", "attention", "d_model=128,n_heads=4,impl=tiled", 256},
     {"attention_tiled", "attention", "d_model=128,n_heads=4,impl=tiled", 512},
+    {"attention_tiled_long", "attention", "d_model=128,n_heads=4,impl=tiled", 1024},
+    {"attention_naive_short", "attention", "d_model=128,n_heads=4,impl=naive", 256},
+    {"attention_naive", "attention", "d_model=128,n_heads=4,impl=naive", 512},
+    {"ffn", "ffn", "d_model=128,d_hidden=512", 512},
+    {"linear_qkv", "linear", "d_in=128,d_out=384", 512},
+    {"fftconv_short", "fftconv", "d_model=128,l_max=512", 512},
+    {"fftconv", "fftconv", "d_model=128,l_max=1024", 1024},
+    {"fftconv_long", "fftconv", "d_model=128,l_max=2048", 2048},
     {"hyena_order2", "hyena", "d_model=128,order=2,l_max=512", 512},
     {"s4d", "s4d", "d_model=128", 512},
-    {"ffn", "ffn", "d_model=128,d_hidden=512", 512},
 };
 
-static int write_points(const char *path, const PeerPoint *pts, int n, const ReproContext *ctx)
+/* The two sides of a point, as pair.h samplers. */
+typedef struct SubqSide {
+    BenchOpSession session;
+    BenchOpPhase phase;
+} SubqSide;
+
+typedef struct TorchSide {
+    PeerProc *peer;
+    const char *phase; /* "forward" or "train" */
+} TorchSide;
+
+static int sample_subq(void *ctx, int reps, double *ms, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
+    (void)err;
+    (void)errlen;
+    SubqSide *s = ctx;
+    benchop_sample(&s->session, s->phase, reps, ms);
+    return 0;
+}
+
+static int sample_torch(void *ctx, int reps, double *ms, char *err, size_t errlen)
+{
+    TorchSide *t = ctx;
+    char request[64], *reply = malloc(PEER_REPLY_MAX);
+    if (!reply) {
+        snprintf(err, errlen, "peers: out of memory");
         return -1;
-    fprintf(f, "{\"threads\": %d, \"points\": [\n", ctx->threads);
-    for (int i = 0; i < n; i++) {
-        Op op;
-        char err[256];
-        if (exp_configure(&op, pts[i].op, pts[i].config, err, sizeof err) != 0)
-            continue;
-        OpFlops fl = op_flops(&op, 1, pts[i].seq_len);
-        TimingPolicy pol = exp_policy_for(ctx, fl.forward + fl.backward);
-        fprintf(f, "%s{\"run\": \"%s\", \"op\": \"%s\", \"config\": \"%s\", \"batch\": 1, \"seq_len\": %d, "
-                   "\"single\": %d}\n",
-                i ? "," : "", pts[i].run, pts[i].op, pts[i].config, pts[i].seq_len, pol.max_reps == 1);
     }
-    fprintf(f, "]}\n");
-    return fclose(f) == 0 ? 0 : -1;
+    snprintf(request, sizeof request, "time %s %d", t->phase, reps);
+    int rc = peerproc_request(t->peer, request, reply, PEER_REPLY_MAX, err, errlen);
+    const char *p = reply + 2;
+    for (int i = 0; rc == 0 && i < reps; i++) {
+        char *end;
+        ms[i] = strtod(p, &end);
+        if (end == p || strncmp(reply, "ms", 2) != 0) {
+            snprintf(err, errlen, "peers: the PyTorch peer answered '%.80s' to '%s'", reply, request);
+            rc = -1;
+        }
+        p = end;
+    }
+    free(reply);
+    return rc;
 }
 
-/* Copies the PyTorch times of run into results and returns its fwd+bwd median (0 if absent). */
-static void record_peer(H5File *torch, Results *results, const char *run, double *fwd, double *train)
+/* Records one phase of a point: both sides' statistics and every repetition, the ratio with its spread and
+ * outcome, and each side's rate as a fraction of the calibration sgemm. */
+static void record_phase(const ReproContext *ctx, Results *results, const char *run, const char *phase,
+                         double flops, const PairStats *st, const double *subq_ms, const double *torch_ms)
 {
-    char path[256];
-    snprintf(path, sizeof path, "runs/%s", run);
-    *fwd = *train = 0;
-    if (h5io_read_attr_double(torch, path, "forward_ms_median", fwd) != 0 ||
-        h5io_read_attr_double(torch, path, "forward_backward_ms_median", train) != 0)
-        return;
-    results_metric(results, run, "torch_forward_ms_median", *fwd);
-    results_metric(results, run, "torch_forward_backward_ms_median", *train);
+    char name[128], word[64];
+    const struct {
+        const char *side;
+        const TimingStats *t;
+        const double *ms;
+    } sides[2] = {{"subq", &st->a, subq_ms}, {"torch", &st->b, torch_ms}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, "%s_%s_ms_min", sides[i].side, phase);
+        results_metric(results, run, name, sides[i].t->min_ms);
+        snprintf(name, sizeof name, "%s_%s_ms_median", sides[i].side, phase);
+        results_metric(results, run, name, sides[i].t->median_ms);
+        snprintf(name, sizeof name, "%s_%s_gflops_fraction_of_calibration", sides[i].side, phase);
+        results_metric(results, run, name, flops / (sides[i].t->min_ms * 1e6) / ctx->calibration_gflops);
+        snprintf(name, sizeof name, "%s_%s_ms", sides[i].side, phase);
+        results_series(results, run, name, sides[i].ms, st->rounds * st->reps);
+    }
+    snprintf(name, sizeof name, "torch_over_subq_%s", phase);
+    results_metric(results, run, name, st->ratio);
+    results_series(results, run, name, &st->ratio, 1); /* a one-point series for plots/peers.gp */
+    snprintf(name, sizeof name, "torch_over_subq_%s_low", phase);
+    results_metric(results, run, name, st->ratio_low);
+    snprintf(name, sizeof name, "torch_over_subq_%s_high", phase);
+    results_metric(results, run, name, st->ratio_high);
+    snprintf(name, sizeof name, "%s_outcome", phase);
+    results_metric_str(results, run, name, pair_outcome_text(st->outcome, "subq", "torch", word, sizeof word));
+    snprintf(name, sizeof name, "%s_rounds", phase);
+    results_metric(results, run, name, st->rounds);
+    snprintf(name, sizeof name, "%s_reps_per_round", phase);
+    results_metric(results, run, name, st->reps);
 }
 
-static int time_subq(const ReproContext *ctx, Results *results, H5File *torch, const PeerPoint *p, char *err,
+static int pair_phase(const ReproContext *ctx, Results *results, const PeerPoint *p, SubqSide *subq,
+                      TorchSide *torch, double flops, char *err, size_t errlen)
+{
+    PairSide a = {"subq", sample_subq, subq}, b = {"torch", sample_torch, torch};
+    /* One repetition of each side to size the rounds (it also warms both up: plans, pages, caches). */
+    double one_a, one_b;
+    if (sample_subq(subq, 1, &one_a, err, errlen) != 0 || sample_torch(torch, 1, &one_b, err, errlen) != 0)
+        return -1;
+    int reps = pair_reps_for(one_a, one_b, PEER_ROUND_SECONDS), rounds = PAIR_MIN_ROUNDS;
+    double *a_ms = malloc((size_t)rounds * reps * sizeof *a_ms), *b_ms = malloc((size_t)rounds * reps * sizeof *b_ms);
+    int rc = -1;
+    PairStats st;
+    if (!a_ms || !b_ms)
+        snprintf(err, errlen, "peers: out of memory");
+    else
+        rc = pair_measure(&a, &b, rounds, reps, a_ms, b_ms, &st, err, errlen);
+    if (rc == 0) {
+        const char *phase = subq->phase == BENCHOP_FORWARD ? "forward" : "forward_backward";
+        char word[64];
+        record_phase(ctx, results, p->run, phase, flops, &st, a_ms, b_ms);
+        repro_log(ctx, "  %-22s L=%-6d %-16s subq %9.2f ms  torch %9.2f ms  torch/subq %5.2fx [%.2f, %.2f] %s\n",
+                  p->run, p->seq_len, phase, st.a.min_ms, st.b.min_ms, st.ratio, st.ratio_low, st.ratio_high,
+                  pair_outcome_text(st.outcome, "subq", "torch", word, sizeof word));
+    }
+    free(a_ms);
+    free(b_ms);
+    return rc;
+}
+
+static int run_point(const ReproContext *ctx, Results *results, PeerProc *peer, const PeerPoint *p, char *err,
                      size_t errlen)
 {
     Op op;
     if (exp_configure(&op, p->op, p->config, err, errlen) != 0)
         return -1;
-    OpFlops fl = op_flops(&op, 1, p->seq_len);
-    TimingPolicy pol = exp_policy_for(ctx, fl.forward + fl.backward);
-    BenchOpResult r;
-    if (benchop_run(&op, 1, p->seq_len, 1, &pol, 0, ctx->seed, &r, err, errlen) != BENCHOP_OK)
+    char request[512], reply[256];
+    snprintf(request, sizeof request, "setup %s %s 1 %d", p->op, p->config, p->seq_len);
+    if (peerproc_request(peer, request, reply, sizeof reply, err, errlen) != 0)
         return -1;
-    exp_record_bench(ctx, results, p->run, &op, 1, p->seq_len, &r);
-    double tf, tt;
-    record_peer(torch, results, p->run, &tf, &tt);
-    if (tf > 0) {
-        /* Also as one-point series, so `subq results export` hands them to plots/peers.gp. */
-        double rf = r.forward.median_ms / tf, rt = r.training.median_ms / tt;
-        results_metric(results, p->run, "ratio_forward_subq_over_torch", rf);
-        results_metric(results, p->run, "ratio_forward_backward_subq_over_torch", rt);
-        results_series(results, p->run, "ratio_forward", &rf, 1);
-        results_series(results, p->run, "ratio_forward_backward", &rt, 1);
+    SubqSide subq = {.phase = BENCHOP_FORWARD};
+    if (benchop_open(&subq.session, &op, 1, p->seq_len, 1, 0, ctx->seed, err, errlen) != BENCHOP_OK)
+        return -1;
+    char config[1024], full[1100];
+    op_config_string(&op, config, sizeof config);
+    snprintf(full, sizeof full, "op=%s,%s", op.info->name, config);
+    results_run(results, p->run, full);
+    results_metric_str(results, p->run, "op", op.info->name);
+    results_metric(results, p->run, "batch", 1);
+    results_metric(results, p->run, "seq_len", p->seq_len);
+    OpFlops fl = op_flops(&op, 1, p->seq_len);
+    results_metric(results, p->run, "flops_forward", fl.forward);
+    results_metric(results, p->run, "flops_backward", fl.backward);
+    TorchSide torch = {peer, "forward"};
+    int rc = pair_phase(ctx, results, p, &subq, &torch, fl.forward, err, errlen);
+    if (rc == 0) {
+        subq.phase = BENCHOP_TRAINING;
+        torch.phase = "train";
+        rc = pair_phase(ctx, results, p, &subq, &torch, fl.forward + fl.backward, err, errlen);
     }
-    repro_log(ctx, "  subq  %-28s fwd %10.2f ms  fwd+bwd %10.2f ms   torch/subq: fwd %.2fx  fwd+bwd %.2fx\n", p->run,
-              r.forward.median_ms, r.training.median_ms, tf / r.forward.median_ms, tt / r.training.median_ms);
+    benchop_close(&subq.session);
+    return rc;
+}
+
+/* The peer's versions as root attributes: "info torch=2.x threads=2 mkl=1 mkldnn=1 blas=..." */
+static int record_peer_info(const ReproContext *ctx, Results *results, PeerProc *peer, char *err, size_t errlen)
+{
+    char reply[1024];
+    if (peerproc_request(peer, "info", reply, sizeof reply, err, errlen) != 0)
+        return -1;
+    char *save = NULL;
+    for (char *tok = strtok_r(reply + 4, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        char name[96];
+        snprintf(name, sizeof name, "torch_%s", strcmp(tok, "torch") == 0 ? "version" : tok);
+        results_root_str(results, name, eq + 1);
+        repro_log(ctx, "  PyTorch peer: %s = %s\n", name, eq + 1);
+    }
     return 0;
 }
 
@@ -101,7 +227,7 @@ int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errle
 {
     if (!exp_peer_python_ready()) {
         repro_log(ctx, "  PyTorch peer environment not found (%s): peers skipped; `make peers` installs it\n",
-                  EXP_PEER_PYTHON);
+                  exp_peer_python());
         results_root_str(results, "skipped", "PyTorch peer environment absent; run `make peers`");
         return 0;
     }
@@ -109,27 +235,22 @@ int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errle
     const PeerPoint *pts = smoke ? smoke_points : default_points;
     int n = smoke ? (int)(sizeof smoke_points / sizeof smoke_points[0])
                   : (int)(sizeof default_points / sizeof default_points[0]);
-    char json[1024], torch_path[1024], cmd[3200];
-    snprintf(json, sizeof json, "%s/peers_points.json", ctx->results_dir);
-    snprintf(torch_path, sizeof torch_path, "%s/peers_torch.h5", ctx->results_dir);
-    if (write_points(json, pts, n, ctx) != 0) {
-        snprintf(err, errlen, "cannot write %s", json);
+    PeerProc *peer = peerproc_start(exp_peer_python(), PEER_SCRIPT, ctx->threads, err, errlen);
+    if (!peer)
         return -1;
-    }
-    snprintf(cmd, sizeof cmd, "%s %s %s %s", EXP_PEER_PYTHON, PEER_SCRIPT, json, torch_path);
-    if (system(cmd) != 0) {
-        snprintf(err, errlen, "the PyTorch peer benchmark failed (%s)", cmd);
-        return -1;
-    }
-    H5File *torch = h5io_open_read(torch_path, err, errlen);
-    if (!torch)
-        return -1;
-    char version[64] = "unknown";
-    h5io_read_attr_str(torch, "/", "torch_version", version, sizeof version);
-    results_root_str(results, "torch_version", version);
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = time_subq(ctx, results, torch, &pts[i], err, errlen);
-    h5io_close(torch);
+    results_root_metric(results, "load_average_before", results_load_average());
+    results_root_metric(results, "rounds", PAIR_MIN_ROUNDS);
+    results_root_str(results, "method", "alternating rounds (A B, B A, ...), ratio of minima, spread over rounds");
+    int n_extra = ctx->profile == PROFILE_PAPER ? (int)(sizeof paper_extra_points / sizeof paper_extra_points[0]) : 0;
+    char order[1024] = "";
+    for (int i = 0; i < n + n_extra; i++) /* HDF5 lists groups by name; the report shows them in this order */
+        snprintf(order + strlen(order), sizeof order - strlen(order), "%s%s", i ? "," : "",
+                 i < n ? pts[i].run : paper_extra_points[i - n].run);
+    results_root_str(results, "point_order", order);
+    int rc = record_peer_info(ctx, results, peer, err, errlen);
+    for (int i = 0; i < n + n_extra && rc == 0; i++)
+        rc = run_point(ctx, results, peer, i < n ? &pts[i] : &paper_extra_points[i - n], err, errlen);
+    results_root_metric(results, "load_average_after", results_load_average());
+    peerproc_stop(peer);
     return rc;
 }

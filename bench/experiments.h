@@ -37,9 +37,12 @@ void exp_record_bench(const ReproContext *ctx, Results *results, const char *run
                       const BenchOpResult *r);
 /* The PyTorch peers (baselines/torch, PyPI torch in the project's virtual environment, `make peers`). */
 #define EXP_PEER_PYTHON ".venv/bin/python"
-/* 1 if EXP_PEER_PYTHON exists and imports torch and h5py. */
+/* The peer's interpreter: $SUBQ_PEER_PYTHON if set (an environment of one's own with torch), else
+ * EXP_PEER_PYTHON. */
+const char *exp_peer_python(void);
+/* 1 if exp_peer_python() exists and imports torch. */
 int exp_peer_python_ready(void);
-/* Runs `EXP_PEER_PYTHON args` and reads the number after "key": in its JSON output line; -1 if the command
+/* Runs `exp_peer_python() args` and reads the number after "key": in its JSON output line; -1 if the command
  * fails or prints no such key. */
 double exp_peer_json_number(const char *args, const char *key);
 

@@ -37,6 +37,7 @@ static int usage(FILE *out)
                  "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
                  "  subq results heatmap FILE.h5 DATASET OUT.png  a 2-D dataset as a PNG heat-map\n"
                  "  subq compare BASE.h5 NEW.h5... [--threshold F] timing regressions, best of the NEWs (exit 3 if any)\n"
+                 "  subq compare BASE.h5... --vs NEW.h5... [--threshold F] [--metric SUFFIX]  the same, best of each side (A/B)\n"
                  "  subq compare --identical A.h5 B.h5             determinism: non-timing metrics equal (exit 3 if not)\n"
                  "  subq report [--results-dir results]          write results/REPORT.md from the results files\n"
                  "  subq report --readme-table | --check-readme README.md   the README's claims table\n"
@@ -253,13 +254,16 @@ static int cmd_compare(int argc, char **argv)
             return fail(EXIT_BAD_INPUT, "compare", err);
         return differences > 0 ? EXIT_REGRESSION : 0;
     }
-    /* BASE, then one or more NEW files (the positional arguments before the first option). */
-    int files = 0;
-    while (files < argc && strncmp(argv[files], "--", 2) != 0)
-        files++;
-    if (files < 2)
-        return fail(EXIT_BAD_INPUT, "compare", "expected `subq compare BASE.h5 NEW.h5 [NEW2.h5 ...] [--threshold F]`");
-    CliOption opts[] = {{"threshold", 1, "relative slowdown that counts as a regression (0.25)", NULL}};
+    /* The positional arguments before the first option: BASE NEW..., or BASE... --vs NEW... */
+    int files = 0, vs = -1;
+    while (files < argc && (strncmp(argv[files], "--", 2) != 0 || (strcmp(argv[files], "--vs") == 0 && vs < 0)))
+        vs = strcmp(argv[files], "--vs") == 0 ? files : vs, files++;
+    int n_base = vs < 0 ? 1 : vs, n_new = vs < 0 ? files - 1 : files - vs - 1;
+    if (n_base < 1 || n_new < 1)
+        return fail(EXIT_BAD_INPUT, "compare",
+                    "expected `subq compare BASE.h5 NEW.h5 [NEW2.h5 ...]` or `subq compare BASE.h5... --vs NEW.h5...`");
+    CliOption opts[] = {{"threshold", 1, "relative slowdown that counts as a regression (0.25)", NULL},
+                        {"metric", 1, "compare the metrics whose names end so (_calibration_ratio)", NULL}};
     if (parse_or_complain("compare", opts, COUNT(opts), argc - files, argv + files) != 0)
         return EXIT_BAD_INPUT;
     double threshold = 0.25;
@@ -267,7 +271,8 @@ static int cmd_compare(int argc, char **argv)
     if (t && cli_double("threshold", t, 0.0, 100.0, &threshold, err, sizeof err) != 0)
         return fail(EXIT_BAD_INPUT, "compare", err);
     int regressions =
-        compare_results(argv[0], (const char *const *)argv + 1, files - 1, threshold, stdout, err, sizeof err);
+        compare_results((const char *const *)argv, n_base, (const char *const *)argv + (vs < 0 ? 1 : vs + 1), n_new,
+                        threshold, cli_value(opts, COUNT(opts), "metric"), stdout, err, sizeof err);
     if (regressions < 0)
         return fail(EXIT_BAD_INPUT, "compare", err);
     return regressions > 0 ? EXIT_REGRESSION : 0;

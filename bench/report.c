@@ -8,6 +8,7 @@
 #include "claims.h"
 #include "dataio.h"
 #include "report_cifar.h"
+#include "report_peers.h"
 
 #define README_MAX_BYTES ((size_t)1 << 22)
 
@@ -169,6 +170,7 @@ static int write_body(FILE *out, const char *published_tsv, const char *results_
     for (int i = 0; i < n; i++)
         claims_row(out, &j[i]);
     sources_section(out, claims, n);
+    report_peers_section(out, results_dir);
     report_cifar_sections(out, results_dir);
     write_figures(out, results_dir);
     free(j);

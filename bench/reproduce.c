@@ -22,7 +22,7 @@ static const Experiment experiments[] = {
      exp_lm_shakespeare},
     {"lm_flops", "training FLOPs per token of GPT and Hyena at the Hyena paper's Pile shapes (analytic, no training)",
      exp_lm_flops},
-    {"lm_sotu", "State of the Union corpus, context 256: GPT vs Hyena vs S4D at matched parameters", exp_lm_sotu},
+    {"lm_sotu", "State of the Union corpus, context 1024: GPT vs Hyena vs S4D at matched parameters, training FLOPs", exp_lm_sotu},
     {"assoc_recall", "associative recall accuracy of hyena, attention and s4d over vocabularies and lengths",
      exp_assoc_recall},
     {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers},

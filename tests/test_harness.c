@@ -10,6 +10,8 @@
 #include "cli.h"
 #include "compare.h"
 #include "h5io.h"
+#include "pair.h"
+#include "peerproc.h"
 #include "results.h"
 #include "show.h"
 #include "timing.h"
@@ -201,10 +203,10 @@ Test(compare, flags_only_slowdowns_beyond_the_threshold)
     write_timed(b, 2.4, 4.0); /* +20% (within 25%) and +33% (beyond) */
     FILE *sink = fopen("/dev/null", "w");
     cr_assert_not_null(sink);
-    cr_expect_eq(compare_results(a, (const char *[]){b}, 1, 0.25, sink, err, sizeof err), 1);
-    cr_expect_eq(compare_results(a, (const char *[]){b}, 1, 0.10, sink, err, sizeof err), 2);
-    cr_expect_eq(compare_results(b, (const char *[]){a}, 1, 0.10, sink, err, sizeof err), 0, "speed-ups are not regressions");
-    cr_expect_eq(compare_results(a, (const char *[]){"/nonexistent.h5"}, 1, 0.1, sink, err, sizeof err), -1);
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){b}, 1, 0.25, NULL, sink, err, sizeof err), 1);
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){b}, 1, 0.10, NULL, sink, err, sizeof err), 2);
+    cr_expect_eq(compare_results((const char *[]){b}, 1, (const char *[]){a}, 1, 0.10, NULL, sink, err, sizeof err), 0, "speed-ups are not regressions");
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){"/nonexistent.h5"}, 1, 0.1, NULL, sink, err, sizeof err), -1);
     fclose(sink);
     unlink(a), unlink(b);
 }
@@ -225,13 +227,136 @@ Test(compare, best_of_repetitions_ignores_one_slow_repetition)
     write_timed(d, 2.6, 4.2); /* both slow */
     FILE *sink = fopen("/dev/null", "w");
     cr_assert_not_null(sink);
-    cr_expect_eq(compare_results(a, (const char *[]){b, c}, 2, 0.25, sink, err, sizeof err), 0,
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){b, c}, 2, 0.25, NULL, sink, err, sizeof err), 0,
                  "best: scalar 2.4 (+20%%), point 3.1 (+3%%)");
-    cr_expect_eq(compare_results(a, (const char *[]){b, d}, 2, 0.25, sink, err, sizeof err), 1,
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){b, d}, 2, 0.25, NULL, sink, err, sizeof err), 1,
                  "the point is slow in both repetitions");
-    cr_expect_eq(compare_results(a, (const char *[]){c, d}, 2, 0.10, sink, err, sizeof err), 1, "scalar 2.6: +30%%");
-    cr_expect_eq(compare_results(a, (const char *[]){b, "/nonexistent.h5"}, 2, 0.25, sink, err, sizeof err), -1);
-    cr_expect_eq(compare_results(a, (const char *[]){b}, 0, 0.25, sink, err, sizeof err), -1);
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){c, d}, 2, 0.10, NULL, sink, err, sizeof err), 1, "scalar 2.6: +30%%");
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){b, "/nonexistent.h5"}, 2, 0.25, NULL, sink, err, sizeof err), -1);
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){b}, 0, 0.25, NULL, sink, err, sizeof err), -1);
     fclose(sink);
     unlink(a), unlink(b), unlink(c), unlink(d);
+}
+
+/* The A/B form (`subq compare BASE... --vs NEW...`, make perf-check): each side takes its own fastest
+ * repetition, so a slow base repetition cannot hide a slowdown and a slow new one cannot invent one. */
+Test(compare, both_sides_take_their_fastest_repetition)
+{
+    char a[64], b[64], c[64], err[256];
+    snprintf(a, sizeof a, "/tmp/subq_ab_a_%ld.h5", (long)getpid());
+    snprintf(b, sizeof b, "/tmp/subq_ab_b_%ld.h5", (long)getpid());
+    snprintf(c, sizeof c, "/tmp/subq_ab_c_%ld.h5", (long)getpid());
+    write_timed(a, 2.0, 3.0);
+    write_timed(b, 2.4, 4.0);
+    write_timed(c, 3.0, 3.1);
+    FILE *sink = fopen("/dev/null", "w");
+    cr_assert_not_null(sink);
+    cr_expect_eq(compare_results((const char *[]){b, a}, 2, (const char *[]){c}, 1, 0.25, NULL, sink, err, sizeof err), 1,
+                 "base best 2.0 / 3.0: the scalar 3.0 is +50%%, the point 3.1 +3%%");
+    cr_expect_eq(compare_results((const char *[]){b, c}, 2, (const char *[]){a}, 1, 0.10, NULL, sink, err, sizeof err), 0,
+                 "a faster new side is no regression");
+    cr_expect_eq(compare_results((const char *[]){a}, 0, (const char *[]){b}, 1, 0.25, NULL, sink, err, sizeof err), -1);
+    cr_expect_eq(compare_results((const char *[]){a}, 1, (const char *[]){c}, 1, 0.25, "_no_such_metric", sink, err, sizeof err), -1,
+                 "nothing to compare is an error, not a pass");
+    fclose(sink);
+    unlink(a), unlink(b), unlink(c);
+}
+
+/* pair.h: the side-by-side statistics. Synthetic samplers return scripted times. */
+typedef struct Script {
+    const double *ms;
+    int next;
+} Script;
+
+static int scripted(void *ctx, int reps, double *ms, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    Script *s = ctx;
+    for (int i = 0; i < reps; i++)
+        ms[i] = s->ms[s->next++];
+    return 0;
+}
+
+static int failing(void *ctx, int reps, double *ms, char *err, size_t errlen)
+{
+    (void)ctx, (void)reps, (void)ms;
+    snprintf(err, errlen, "peer died");
+    return -1;
+}
+
+Test(pair, ratio_of_minima_spread_and_outcome)
+{
+    /* Warm-up first (discarded), then 3 rounds of 2 repetitions; rounds alternate A B, B A, A B. */
+    const double a_ms[] = {99, 10, 11, 10, 12, 10, 10}, b_ms[] = {99, 20, 21, 15, 16, 30, 31};
+    Script sa = {a_ms, 0}, sb = {b_ms, 0};
+    PairSide a = {"subq", scripted, &sa}, b = {"torch", scripted, &sb};
+    double ra[6], rb[6];
+    PairStats st;
+    char err[128], word[32];
+    cr_assert_eq(pair_measure(&a, &b, 3, 2, ra, rb, &st, err, sizeof err), 0);
+    cr_expect_float_eq(st.a.min_ms, 10.0, 1e-12);
+    cr_expect_float_eq(st.b.min_ms, 15.0, 1e-12);
+    cr_expect_float_eq(st.ratio, 1.5, 1e-12);
+    cr_expect_float_eq(st.ratio_low, 1.5, 1e-12, "round 2: 15 / 10");
+    cr_expect_float_eq(st.ratio_high, 3.0, 1e-12, "round 3: 30 / 10");
+    cr_expect_eq(st.outcome, PAIR_A_FASTER);
+    cr_expect_str_eq(pair_outcome_text(st.outcome, "subq", "torch", word, sizeof word), "subq faster");
+    cr_expect_float_eq(ra[5], 10.0, 1e-12, "every repetition kept, in order");
+
+    /* A spread that contains 1 is level, whichever way the ratio of minima points. */
+    const double c_ms[] = {10, 12, 8, 11}, d_ms[] = {10, 13, 7, 10};
+    pair_summarise(c_ms, d_ms, 4, 1, &st);
+    cr_expect_float_eq(st.ratio, 7.0 / 8.0, 1e-12);
+    cr_expect_eq(st.outcome, PAIR_LEVEL, "per-round ratios 1.0, 1.08, 0.875, 0.91 cross 1");
+    pair_summarise(d_ms, c_ms, 1, 4, &st);
+    cr_expect_eq(st.outcome, PAIR_A_FASTER, "one round: B's best 8 over A's best 7");
+    pair_summarise(c_ms, d_ms, 1, 4, &st);
+    cr_expect_eq(st.outcome, PAIR_B_FASTER, "one round: B's best 7 over A's best 8");
+    cr_expect_str_eq(pair_outcome_text(PAIR_LEVEL, "subq", "torch", word, sizeof word), "level");
+
+    PairSide broken = {"torch", failing, NULL};
+    sa.next = 0;
+    cr_expect_eq(pair_measure(&a, &broken, 3, 2, ra, rb, &st, err, sizeof err), -1);
+    cr_expect_str_eq(err, "peer died");
+    cr_expect_eq(pair_measure(&a, &b, 0, 2, ra, rb, &st, err, sizeof err), -1);
+    cr_expect_eq(pair_reps_for(2.0, 50.0, 0.25), 5);
+    cr_expect_eq(pair_reps_for(2000.0, 50.0, 0.25), 1);
+    cr_expect_eq(pair_reps_for(0.0001, 0.0001, 0.25), 1000);
+}
+
+/* peerproc.h: the line protocol with a long-lived peer, here a shell script in place of PyTorch. A peer that
+ * answers "error ..." or dies mid-run is an error with a message, never a crash (no SIGPIPE). */
+Test(peerproc, requests_replies_errors_and_a_dead_peer)
+{
+    char script[64], reply[128], err[256];
+    snprintf(script, sizeof script, "/tmp/subq_peer_%ld.sh", (long)getpid());
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "while read cmd rest; do\n"
+               "  case \"$cmd\" in\n"
+               "    info) echo \"info torch=0.0 threads=$3 args=$1\";;\n"
+               "    time) echo \"ms 1.5 2.5\";;\n"
+               "    die) exit 3;;\n"
+               "    *) echo \"error unknown request $cmd\";;\n"
+               "  esac\n"
+               "done\n");
+    fclose(f);
+    PeerProc *p = peerproc_start("/bin/sh", script, 2, err, sizeof err);
+    cr_assert_not_null(p, "%s", err);
+    cr_expect_eq(peerproc_request(p, "info", reply, sizeof reply, err, sizeof err), 0);
+    cr_expect_str_eq(reply, "info torch=0.0 threads=2 args=--serve");
+    cr_expect_eq(peerproc_request(p, "time forward 2", reply, sizeof reply, err, sizeof err), 0);
+    cr_expect_str_eq(reply, "ms 1.5 2.5");
+    cr_expect_eq(peerproc_request(p, "bogus", reply, sizeof reply, err, sizeof err), -1);
+    cr_expect_str_eq(err, "peer: unknown request bogus");
+    cr_expect_eq(peerproc_request(p, "die", reply, sizeof reply, err, sizeof err), -1);
+    cr_expect(strstr(err, "no reply") != NULL, "%s", err);
+    cr_expect_eq(peerproc_request(p, "info", reply, sizeof reply, err, sizeof err), -1, "the peer is gone");
+    peerproc_stop(p);
+    /* A missing interpreter is a peer that dies at once: the first request says so. */
+    p = peerproc_start("/nonexistent/python", script, 1, err, sizeof err);
+    cr_assert_not_null(p, "%s", err);
+    cr_expect_eq(peerproc_request(p, "info", reply, sizeof reply, err, sizeof err), -1);
+    peerproc_stop(p);
+    unlink(script);
 }

@@ -1,27 +1,29 @@
-"""PyTorch peer timings for `subq reproduce` (experiment `peers`): times the same operators at the same shapes
-with the current PyTorch release on the CPU and writes them in subq's results schema.
+"""PyTorch peer timings for `subq reproduce` (experiment `peers`): the same operators at the same shapes, timed
+with the current PyTorch release on the CPU, in alternating rounds with subq (bench/pair.h).
 
-Usage: .venv/bin/python baselines/torch/peer_bench.py POINTS.json OUT.h5
-POINTS.json: {"threads": N, "points": [{"run": "...", "op": "attention|fftconv|hyena|ffn|s4d",
-              "config": "<subq config string>", "batch": B, "seq_len": L, "single": 0|1}, ...]}
-The peers, chosen to be what a PyTorch user would run:
-  attention  in/out projections + F.scaled_dot_product_attention(is_causal=True) (PyTorch's fused kernel);
+Usage: .venv/bin/python baselines/torch/peer_bench.py --serve --threads N
+Serves requests on stdin, one line each, and answers each with one line on stdout:
+  info                                  -> "info torch=<version> threads=<n> mkl=<version> onednn=<version>
+                                           cpu_capability=<AVX2|AVX512|...>"
+  setup <op> <config> <batch> <seq_len> -> "ok"  (builds the module and inputs; the config is subq's)
+  time forward|train <reps>             -> "ms <t1> <t2> ..."  (back-to-back repetitions, milliseconds)
+  anything wrong                        -> "error <message>"
+It exits at the end of its input. The peers, chosen to be what a PyTorch user would run:
+  attention  impl=tiled: in/out projections + F.scaled_dot_product_attention(is_causal=True), PyTorch's fused
+             kernel; impl=naive: the same projections + explicit softmax(QK^T / sqrt(d) + causal mask) V;
   fftconv    torch.fft.rfft/irfft of length 2L on (B, D, L), the official Hyena code's fftconv;
   hyena      the reference HyenaOperator (baselines/torch/ref_hyena.py, the official module's semantics);
-  s4d        the reference S4D module (baselines/torch/ref_s4d.py), if present;
-  ffn        fc2(gelu(fc1(x))).
-Timing follows subq's policy: a warm-up, then repetitions until 5 and 0.5 s (one repetition when
-"single"); median, min and IQR in milliseconds; forward under torch.no_grad(), forward+backward with
-autograd (y.backward(dy)). Writes OUT.h5 atomically (temporary name, then rename).
+  s4d        the reference S4D module (baselines/torch/ref_s4d.py);
+  ffn        fc2(gelu(fc1(x)));  linear  nn.Linear.
+forward runs under torch.no_grad(); train is forward + backward with autograd (y.backward(dy)), gradients
+cleared first, as subq's forward+backward.
 """
 
-import json
 import os
+import re
 import sys
 import time
 
-import h5py
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -55,6 +57,18 @@ class SdpaAttention(nn.Module):
         return self.out_proj(y.transpose(1, 2).reshape(b, l, d))
 
 
+class ExplicitAttention(SdpaAttention):
+    """The naive-attention peer: the same projections, the L x L probabilities written out."""
+
+    def forward(self, x):
+        b, l, d = x.shape
+        q, k, v = self.in_proj(x).view(b, l, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-2, -1) / (d // self.n_heads) ** 0.5
+        mask = torch.ones(l, l, dtype=torch.bool).triu(1)
+        y = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1) @ v
+        return self.out_proj(y.transpose(1, 2).reshape(b, l, d))
+
+
 class FftConv(nn.Module):
     """The official Hyena fftconv on the channel-major layout (B, D, L) it is written for."""
 
@@ -71,7 +85,10 @@ def build(op, config):
     c = parse(config)
     d = int(c.get("d_model", 64))
     if op == "attention":
-        return SdpaAttention(d, int(c["n_heads"])), False
+        cls = ExplicitAttention if c.get("impl", "naive") == "naive" else SdpaAttention
+        return cls(d, int(c["n_heads"])), False
+    if op == "linear":
+        return nn.Linear(int(c.get("d_in", 64)), int(c.get("d_out", 64)), bias=c.get("bias", "1") != "0"), False
     if op == "fftconv":
         return FftConv(d, int(c["l_max"])), True
     if op == "hyena":
@@ -79,74 +96,90 @@ def build(op, config):
     if op == "ffn":
         return reference.Ffn(d, int(c["d_hidden"])), False
     if op == "s4d":
-        import ref_s4d  # noqa: E402  (optional until the S4D reference exists)
+        import ref_s4d  # noqa: E402
 
         return ref_s4d.from_config(config), False
     raise ValueError(f"peer_bench: no PyTorch peer for operator '{op}'")
 
 
-def measure(body, single):
-    if not single:
-        body()
-    samples, total = [], 0.0
-    while len(samples) < (1 if single else 5) or (not single and total < 0.5 and len(samples) < 1000):
+class Point:
+    """One operator at one shape: the module, an input and an upstream gradient."""
+
+    def __init__(self, op, config, batch, seq_len):
+        self.module, channel_major = build(op, config)
+        c = parse(config)
+        d = int(c.get("d_in", c.get("d_model", 64)))
+        d_out = int(c.get("d_out", d))
+        shape = (batch, d, seq_len) if channel_major else (batch, seq_len, d)
+        out_shape = (batch, d_out, seq_len) if channel_major else (batch, seq_len, d_out)
+        self.x = torch.randn(*shape)
+        self.xg = self.x.clone().requires_grad_(True)
+        self.dy = torch.randn(*out_shape)
+
+    def forward(self):
+        with torch.no_grad():
+            self.module(self.x)
+
+    def train(self):
+        self.module.zero_grad(set_to_none=True)
+        self.xg.grad = None
+        self.module(self.xg).backward(self.dy)
+
+
+def timed(body, reps):
+    out = []
+    for _ in range(reps):
         t0 = time.perf_counter()
         body()
-        dt = time.perf_counter() - t0
-        samples.append(dt * 1e3)
-        total += dt
-    s = np.sort(np.array(samples))
-    return dict(median=float(np.percentile(s, 50)), min=float(s[0]),
-                iqr=float(np.percentile(s, 75) - np.percentile(s, 25)), reps=len(s))
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
 
 
-def time_point(p):
-    module, channel_major = build(p["op"], p["config"])
-    d = int(parse(p["config"]).get("d_model", 64))
-    shape = (p["batch"], d, p["seq_len"]) if channel_major else (p["batch"], p["seq_len"], d)
-    x = torch.randn(*shape)
-    dy = torch.randn(*shape)
-    with torch.no_grad():
-        fwd = measure(lambda: module(x), p["single"])
-    xg = x.clone().requires_grad_(True)
+def info():
+    """Versions as key=value words: torch, threads, the MKL and oneDNN releases and the CPU capability used."""
+    show = torch.__config__.show()
 
-    def train():
-        module.zero_grad(set_to_none=True)
-        xg.grad = None
-        module(xg).backward(dy)
+    def find(pattern):
+        m = re.search(pattern, show)
+        return m.group(1).replace(" ", "_") if m else "none"
 
-    return fwd, measure(train, p["single"])
+    mkl = find(r"Math Kernel Library Version (\S+)")
+    onednn = find(r"MKL-DNN v(\S+)")
+    capability = find(r"CPU capability usage: (\S+)")
+    return (f"info torch={torch.__version__} threads={torch.get_num_threads()} mkl={mkl} onednn={onednn} "
+            f"cpu_capability={capability}")
 
 
-def main(points_path, out_path):
-    with open(points_path) as f:
-        spec = json.load(f)
-    torch.set_num_threads(int(spec["threads"]))
+def answer(words, state):
+    if words == ["info"]:
+        return info()
+    if len(words) == 5 and words[0] == "setup":
+        state["point"] = Point(words[1], words[2], int(words[3]), int(words[4]))
+        return "ok"
+    if len(words) == 3 and words[0] == "time" and words[1] in ("forward", "train"):
+        if "point" not in state:
+            raise ValueError("time before setup")
+        reps = int(words[2])
+        if not 1 <= reps <= 1000:
+            raise ValueError(f"{reps} repetitions (1 to 1000)")
+        p = state["point"]
+        return "ms " + " ".join(f"{t:.6f}" for t in timed(p.forward if words[1] == "forward" else p.train, reps))
+    raise ValueError(f"unknown request '{' '.join(words)}'")
+
+
+def serve(threads):
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
-    tmp = f"{out_path}.tmp.{os.getpid()}"
-    try:
-        with h5py.File(tmp, "w") as out:
-            out.attrs["experiment"] = "peers_torch"
-            out.attrs["torch_version"] = str(torch.__version__)
-            out.attrs["threads"] = torch.get_num_threads()
-            out.attrs["mkldnn"] = int(torch.backends.mkldnn.is_available())
-            for p in spec["points"]:
-                fwd, train = time_point(p)
-                g = out.create_group(f"runs/{p['run']}")
-                g.attrs["config"] = f"op={p['op']},{p['config']},batch={p['batch']},seq_len={p['seq_len']}"
-                for prefix, t in (("forward", fwd), ("forward_backward", train)):
-                    for key in ("median", "min", "iqr"):
-                        g.attrs[f"{prefix}_ms_{key}"] = t[key]
-                    g.attrs[f"{prefix}_reps"] = t["reps"]
-                print(f"  torch {p['run']:<28} fwd {fwd['median']:10.2f} ms  fwd+bwd {train['median']:10.2f} ms",
-                      flush=True)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    state = {}
+    for line in sys.stdin:
+        try:
+            reply = answer(line.split(), state)
+        except Exception as e:  # every failure is an answer; subq decides what to do with it
+            reply = "error " + " ".join(f"{type(e).__name__}: {e}".split())
+        print(reply, flush=True)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: peer_bench.py POINTS.json OUT.h5")
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) != 4 or sys.argv[1] != "--serve" or sys.argv[2] != "--threads":
+        sys.exit("usage: peer_bench.py --serve --threads N")
+    serve(int(sys.argv[3]))

@@ -1,0 +1,99 @@
+#include "report_peers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "h5io.h"
+
+#define MAX_POINTS 64
+
+static double run_attr(H5File *f, const char *path, const char *name)
+{
+    double v = NAN;
+    return h5io_read_attr_double(f, path, name, &v) == 0 ? v : NAN;
+}
+
+/* "1.23x [1.10, 1.31] subq faster; 45% / 38%" for one phase of one point, or "-" when not measured. */
+static void phase_cell(FILE *out, H5File *f, const char *path, const char *phase)
+{
+    char name[128], outcome[64] = "";
+    snprintf(name, sizeof name, "torch_over_subq_%s", phase);
+    double r = run_attr(f, path, name);
+    if (isnan(r)) {
+        fprintf(out, " - |");
+        return;
+    }
+    snprintf(name, sizeof name, "torch_over_subq_%s_low", phase);
+    double lo = run_attr(f, path, name);
+    snprintf(name, sizeof name, "torch_over_subq_%s_high", phase);
+    double hi = run_attr(f, path, name);
+    snprintf(name, sizeof name, "%s_outcome", phase);
+    h5io_read_attr_str(f, path, name, outcome, sizeof outcome);
+    snprintf(name, sizeof name, "subq_%s_gflops_fraction_of_calibration", phase);
+    double fs = run_attr(f, path, name);
+    snprintf(name, sizeof name, "torch_%s_gflops_fraction_of_calibration", phase);
+    double ft = run_attr(f, path, name);
+    fprintf(out, " %.2fx [%.2f, %.2f] %s; %.0f%% / %.0f%% |", r, lo, hi, outcome, 100 * fs, 100 * ft);
+}
+
+void report_peers_section(FILE *out, const char *results_dir)
+{
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/peers.h5", results_dir);
+    fprintf(out, "\n## Baselines against PyTorch (`peers`)\n\n");
+    H5File *f = h5io_open_read(path, err, sizeof err);
+    char skipped[256] = "";
+    if (f)
+        h5io_read_attr_str(f, "/", "skipped", skipped, sizeof skipped);
+    if (!f || skipped[0] || !h5io_exists(f, "runs")) {
+        fprintf(out, "No PyTorch peer timings, so the speed rows above are ratios against subq's own baselines "
+                     "with nothing to show how fast those are: `make peers` installs PyTorch into `.venv/`, then "
+                     "`make reproduce ONLY=peers`.\n");
+        if (f)
+            h5io_close(f);
+        return;
+    }
+    char version[64] = "?", mkl[64] = "?", onednn[64] = "?", cap[32] = "?", threads[16] = "?", profile[32] = "?",
+         cpu[160] = "?";
+    h5io_read_attr_str(f, "/", "torch_version", version, sizeof version);
+    h5io_read_attr_str(f, "/", "torch_mkl", mkl, sizeof mkl);
+    h5io_read_attr_str(f, "/", "torch_onednn", onednn, sizeof onednn);
+    h5io_read_attr_str(f, "/", "torch_cpu_capability", cap, sizeof cap);
+    h5io_read_attr_str(f, "/", "torch_threads", threads, sizeof threads);
+    h5io_read_attr_str(f, "/", "profile", profile, sizeof profile);
+    h5io_read_attr_str(f, "/", "cpu_model", cpu, sizeof cpu);
+    fprintf(out, "PyTorch %s (MKL %s, oneDNN %s, %s kernels, %s threads) against subq on %s, profile `%s`. Each cell: "
+                 "PyTorch time / subq time of the fastest repetitions (above 1: subq is faster), the lowest and "
+                 "highest per-round ratio in brackets, the outcome (a spread containing 1 is level), then subq's "
+                 "and PyTorch's rates as fractions of the in-run calibration sgemm (analytic FLOPs / fastest "
+                 "time).\n\n",
+            version, mkl, onednn, cap, threads, cpu, profile);
+    fprintf(out, "| point | PyTorch peer | B x L | forward | forward+backward |\n| --- | --- | --- | --- | --- |\n");
+    char runs[MAX_POINTS][128], order[2048] = "";
+    int n = 0;
+    if (h5io_read_attr_str(f, "/", "point_order", order, sizeof order) == 0) {
+        char *save = NULL;
+        for (char *tok = strtok_r(order, ",", &save); tok && n < MAX_POINTS; tok = strtok_r(NULL, ",", &save))
+            snprintf(runs[n++], sizeof runs[0], "%s", tok);
+    } else
+        n = h5io_list_groups(f, "runs", runs, MAX_POINTS);
+    for (int i = 0; i < n; i++) {
+        char run_path[160], config[512] = "", op[32] = "";
+        snprintf(run_path, sizeof run_path, "runs/%.120s", runs[i]);
+        h5io_read_attr_str(f, run_path, "config", config, sizeof config);
+        h5io_read_attr_str(f, run_path, "op", op, sizeof op);
+        const char *peer = strcmp(op, "attention") == 0
+                               ? (strstr(config, "impl=tiled") ? "`F.scaled_dot_product_attention`"
+                                                               : "explicit softmax(QK^T)V")
+                           : strcmp(op, "fftconv") == 0 ? "`torch.fft` (safari's fftconv)"
+                           : strcmp(op, "hyena") == 0   ? "safari's HyenaOperator (reference port)"
+                           : strcmp(op, "s4d") == 0     ? "S4D reference module"
+                                                        : "`torch.nn`";
+        fprintf(out, "| %s (`%s`) | %s | %.0f x %.0f |", runs[i], config, peer, run_attr(f, run_path, "batch"),
+                run_attr(f, run_path, "seq_len"));
+        phase_cell(out, f, run_path, "forward");
+        phase_cell(out, f, run_path, "forward_backward");
+        fprintf(out, "\n");
+    }
+    h5io_close(f);
+}
