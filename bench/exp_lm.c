@@ -13,8 +13,8 @@
  * Each run /runs/<name>: series step, train_loss, lr, eval_step, val_loss, eval_tokens, eval_time_s;
  * attributes params, val_loss (final), best_val_loss, ppl_per_byte, bits_per_byte, flops_per_token (forward),
  * train_flops, tokens, seconds (wall, evaluations included), train_seconds (the steps alone), tokens_per_s
- * (tokens / train_seconds, the measure PyTorch's peer_train.py reports), steps, context, batch, and
- * train_flops_to_target (FLOPs until the validation loss first reached the published nanoGPT loss read from
+ * (tokens / train_seconds; the side-by-side comparison with PyTorch is the peers experiment's), steps, context,
+ * batch, and train_flops_to_target (FLOPs until the validation loss first reached the published nanoGPT loss read from
  * baselines/published.tsv, -1 if never or, on other corpora, no target). Root: context, target_val_loss,
  * hyena_minus_gpt_val_loss, hyena_over_gpt_flops_to_target (or its _why). The gpt and hyena runs train over
  * exp_seed_count seeds (their losses and the root comparisons are means over seeds, with _by_seed); the others
@@ -166,31 +166,6 @@ static int eval_fff_inference(const ReproContext *ctx, Results *results, const c
     return rc;
 }
 
-/* Training throughput of the same model in PyTorch (baselines/torch/peer_train.py: the reference modules,
- * torch.optim.AdamW, same batch and context, same thread count), for the attention and hyena models with
- * ffn channels, when the peer environment exists; attention also with PyTorch's fused SDPA kernel. */
-static void record_torch_throughput(const ReproContext *ctx, Results *results, const char *name, const LmModel *m,
-                                    const char *config, const TrainConfig *tc, double tokens_per_s)
-{
-    if (m->cfg.channel != LM_CHANNEL_FFN || m->cfg.mixer == LM_MIXER_S4D || !exp_peer_python_ready())
-        return;
-    const int steps = ctx->profile == PROFILE_SMOKE ? 3 : 30;
-    for (int sdpa = 0; sdpa <= (m->cfg.mixer == LM_MIXER_ATTENTION); sdpa++) {
-        char args[4096];
-        snprintf(args, sizeof args, "baselines/torch/peer_train.py --model '%s' --batch %d --steps %d --threads %d%s",
-                 config, tc->batch, steps, ctx->threads, sdpa ? " --sdpa" : "");
-        double torch_tps = exp_peer_json_number(args, "tokens_per_s");
-        if (torch_tps <= 0) {
-            repro_log(ctx, "  %-8s PyTorch peer failed (%s); its throughput is not recorded\n", name, args);
-            return;
-        }
-        results_metric(results, name, sdpa ? "torch_sdpa_tokens_per_s" : "torch_tokens_per_s", torch_tps);
-        results_metric(results, name, sdpa ? "speedup_over_torch_sdpa" : "speedup_over_torch", tokens_per_s / torch_tps);
-        repro_log(ctx, "  %-8s PyTorch%s %.0f tok/s: subq %.2fx\n", name, sdpa ? " (SDPA)" : "", torch_tps,
-                  tokens_per_s / torch_tps);
-    }
-}
-
 /* One training run from seed `seed_index` (initialisation; the caller sets the data order); recorded as run
  * `name` unless results is NULL. */
 static int train_one(const ReproContext *ctx, Results *results, const char *name, const char *config,
@@ -220,7 +195,6 @@ static int train_one(const ReproContext *ctx, Results *results, const char *name
             out->train_flops_per_token = r.flops_per_step / ((double)tc->batch * tc->context);
             if (results) {
                 lm_record(results, name, canon, &m, &log, &r, tc, out->flops_to_target);
-                record_torch_throughput(ctx, results, name, &m, config, tc, r.tokens_per_s);
                 if (m.cfg.mixer == LM_MIXER_HYENA)
                     record_hyena_filters(results, name, &m, st.params, tc->context);
                 if (m.cfg.channel == LM_CHANNEL_FFF || m.cfg.channel == LM_CHANNEL_MOE)

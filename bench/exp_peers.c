@@ -10,8 +10,11 @@
 #include <string.h>
 
 #include "experiments.h"
+#include "lm.h"
 #include "pair.h"
 #include "peerproc.h"
+#include "rng.h"
+#include "train.h"
 
 #define PEER_SCRIPT "baselines/torch/peer_bench.py"
 #define PEER_REPLY_MAX 32768
@@ -144,18 +147,9 @@ static int pair_phase(const ReproContext *ctx, Results *results, const PeerPoint
                       TorchSide *torch, double flops, char *err, size_t errlen)
 {
     PairSide a = {"subq", sample_subq, subq}, b = {"torch", sample_torch, torch};
-    /* One repetition of each side to size the rounds (it also warms both up: plans, pages, caches). */
-    double one_a, one_b;
-    if (sample_subq(subq, 1, &one_a, err, errlen) != 0 || sample_torch(torch, 1, &one_b, err, errlen) != 0)
-        return -1;
-    int reps = pair_reps_for(one_a, one_b, PEER_ROUND_SECONDS), rounds = PAIR_MIN_ROUNDS;
-    double *a_ms = malloc((size_t)rounds * reps * sizeof *a_ms), *b_ms = malloc((size_t)rounds * reps * sizeof *b_ms);
-    int rc = -1;
+    double *a_ms, *b_ms;
     PairStats st;
-    if (!a_ms || !b_ms)
-        snprintf(err, errlen, "peers: out of memory");
-    else
-        rc = pair_measure(&a, &b, rounds, reps, a_ms, b_ms, &st, err, errlen);
+    int rc = pair_measure_sized(&a, &b, PAIR_MIN_ROUNDS, PEER_ROUND_SECONDS, &a_ms, &b_ms, &st, err, errlen);
     if (rc == 0) {
         const char *phase = subq->phase == BENCHOP_FORWARD ? "forward" : "forward_backward";
         char word[64];
@@ -203,6 +197,119 @@ static int run_point(const ReproContext *ctx, Results *results, PeerProc *peer, 
     return rc;
 }
 
+/* ---- training throughput: nanoGPT's CPU GPT and Hyena at matched parameters, one optimisation step ---- */
+
+typedef struct LmPoint {
+    const char *run;
+    const char *model; /* appended to the shape */
+    int sdpa;          /* the PyTorch side uses F.scaled_dot_product_attention (else nn.MultiheadAttention's
+                        * explicit path, reference.Attention) */
+    int match_params;  /* Hyena: the channel width that matches the GPT's parameter count */
+} LmPoint;
+
+static const LmPoint lm_points[] = {
+    {"train_gpt_vs_sdpa", "mixer=attention,channel=ffn,pos_emb=1,mixer.n_heads=4,mixer.impl=naive,channel.d_hidden=512",
+     1, 0},
+    {"train_gpt_vs_mha", "mixer=attention,channel=ffn,pos_emb=1,mixer.n_heads=4,mixer.impl=naive,channel.d_hidden=512",
+     0, 0},
+    {"train_hyena", "mixer=hyena,channel=ffn,pos_emb=0", 0, 1},
+};
+
+/* Random byte tokens, a fresh batch per step (both sides see random tokens; the throughput does not depend on
+ * them). */
+static int random_batch(void *ctx, int split, uint64_t index, int *ids, int *targets, int B, int T, char *err,
+                        size_t errlen)
+{
+    (void)ctx, (void)err, (void)errlen;
+    Rng rng;
+    rng_init(&rng, 0x5eed0000u + 2 * index + (uint64_t)split);
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = (int)rng_below(&rng, 256);
+        targets[i] = (int)rng_below(&rng, 256);
+    }
+    return 0;
+}
+
+static int sample_steps(void *ctx, int reps, double *ms, char *err, size_t errlen)
+{
+    return train_stepper_time(ctx, reps, ms, err, errlen);
+}
+
+/* The model config of a point; Hyena's channel width matched to the GPT's parameters (as lm_shakespeare). */
+static int lm_point_config(const LmPoint *p, const char *shape, char *out, size_t len, char *err, size_t errlen)
+{
+    snprintf(out, len, "%s,%s", shape, p->model);
+    if (!p->match_params)
+        return 0;
+    char gpt[1024];
+    snprintf(gpt, sizeof gpt, "%s,%s", shape, lm_points[0].model);
+    LmModel m;
+    if (lm_create(&m, gpt, err, errlen) != 0)
+        return -1;
+    size_t target = m.n_params, got;
+    lm_destroy(&m);
+    int hidden = lm_match_hidden(out, target, 16384, &got, err, errlen);
+    if (hidden < 0)
+        return -1;
+    snprintf(out + strlen(out), len - strlen(out), ",channel.d_hidden=%d", hidden);
+    return 0;
+}
+
+static int run_lm_point(const ReproContext *ctx, Results *results, PeerProc *peer, const LmPoint *p, char *err,
+                        size_t errlen)
+{
+    const int smoke = ctx->profile == PROFILE_SMOKE, batch = smoke ? 4 : 12, context = smoke ? 32 : 64;
+    char shape[128], config[1536], request[2048], reply[256];
+    snprintf(shape, sizeof shape, "vocab=256,d_model=%d,layers=%d,context=%d", smoke ? 32 : 128, smoke ? 2 : 4,
+             context);
+    if (lm_point_config(p, shape, config, sizeof config, err, errlen) != 0)
+        return -1;
+    snprintf(request, sizeof request, "setup_lm %s %d %d", config, batch, p->sdpa);
+    if (peerproc_request(peer, request, reply, sizeof reply, err, errlen) != 0)
+        return -1;
+    LmModel m;
+    if (lm_create(&m, config, err, errlen) != 0)
+        return -1;
+    TrainConfig tc = train_defaults();
+    tc.batch = batch, tc.context = context, tc.steps = 1 << 30, tc.quiet = 1;
+    TrainData data = {NULL, random_batch};
+    TrainStepper *stepper = train_stepper_open(&m, &tc, &data, ctx->seed, err, errlen);
+    if (!stepper) {
+        lm_destroy(&m);
+        return -1;
+    }
+    results_run(results, p->run, config);
+    results_metric_str(results, p->run, "op", "lm_training_step");
+    results_metric(results, p->run, "batch", batch);
+    results_metric(results, p->run, "seq_len", context);
+    results_metric(results, p->run, "params", (double)m.n_params);
+    results_metric_str(results, p->run, "torch_attention", p->sdpa ? "F.scaled_dot_product_attention" : "explicit");
+    OpFlops fl = lm_flops(&m, batch, context);
+    results_metric(results, p->run, "flops_forward", fl.forward);
+    results_metric(results, p->run, "flops_backward", fl.backward);
+    PairSide a = {"subq", sample_steps, stepper};
+    TorchSide torch = {peer, "train"};
+    PairSide b = {"torch", sample_torch, &torch};
+    double *a_ms, *b_ms;
+    PairStats st;
+    int rc = pair_measure_sized(&a, &b, PAIR_MIN_ROUNDS, PEER_ROUND_SECONDS, &a_ms, &b_ms, &st, err, errlen);
+    if (rc == 0) {
+        char word[64];
+        const double tokens = (double)batch * context;
+        record_phase(ctx, results, p->run, "train_step", fl.forward + fl.backward, &st, a_ms, b_ms);
+        results_metric(results, p->run, "subq_tokens_per_s", tokens / (st.a.min_ms * 1e-3));
+        results_metric(results, p->run, "torch_tokens_per_s", tokens / (st.b.min_ms * 1e-3));
+        repro_log(ctx, "  %-22s %zu params  subq %.0f tok/s  torch %.0f tok/s  subq/torch %5.2fx [%.2f, %.2f] %s\n",
+                  p->run, m.n_params, tokens / (st.a.min_ms * 1e-3), tokens / (st.b.min_ms * 1e-3), st.ratio,
+                  st.ratio_low, st.ratio_high, pair_outcome_text(st.outcome, "subq", "torch", word, sizeof word));
+    }
+    free(a_ms);
+    free(b_ms);
+    train_stepper_close(stepper);
+    lm_destroy(&m);
+    return rc;
+}
+
 /* The peer's versions as root attributes: "info torch=2.x threads=2 mkl=1 mkldnn=1 blas=..." */
 static int record_peer_info(const ReproContext *ctx, Results *results, PeerProc *peer, char *err, size_t errlen)
 {
@@ -242,14 +349,17 @@ int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errle
     results_root_metric(results, "rounds", PAIR_MIN_ROUNDS);
     results_root_str(results, "method", "alternating rounds (A B, B A, ...), ratio of minima, spread over rounds");
     int n_extra = ctx->profile == PROFILE_PAPER ? (int)(sizeof paper_extra_points / sizeof paper_extra_points[0]) : 0;
+    const int n_lm = (int)(sizeof lm_points / sizeof lm_points[0]);
     char order[1024] = "";
-    for (int i = 0; i < n + n_extra; i++) /* HDF5 lists groups by name; the report shows them in this order */
+    for (int i = 0; i < n + n_extra + n_lm; i++) /* HDF5 lists groups by name; the report keeps this order */
         snprintf(order + strlen(order), sizeof order - strlen(order), "%s%s", i ? "," : "",
-                 i < n ? pts[i].run : paper_extra_points[i - n].run);
+                 i < n ? pts[i].run : i < n + n_extra ? paper_extra_points[i - n].run : lm_points[i - n - n_extra].run);
     results_root_str(results, "point_order", order);
     int rc = record_peer_info(ctx, results, peer, err, errlen);
     for (int i = 0; i < n + n_extra && rc == 0; i++)
         rc = run_point(ctx, results, peer, i < n ? &pts[i] : &paper_extra_points[i - n], err, errlen);
+    for (int i = 0; i < n_lm && rc == 0; i++)
+        rc = run_lm_point(ctx, results, peer, &lm_points[i], err, errlen);
     results_root_metric(results, "load_average_after", results_load_average());
     peerproc_stop(peer);
     return rc;

@@ -80,6 +80,22 @@ int pair_measure(const PairSide *a, const PairSide *b, int rounds, int reps, dou
     return 0;
 }
 
+int pair_measure_sized(const PairSide *a, const PairSide *b, int rounds, double target_s, double **a_ms,
+                       double **b_ms, PairStats *out, char *err, size_t errlen)
+{
+    *a_ms = *b_ms = NULL;
+    double one_a, one_b;
+    if (sample_side(a, 1, &one_a, err, errlen) != 0 || sample_side(b, 1, &one_b, err, errlen) != 0)
+        return -1;
+    int reps = pair_reps_for(one_a, one_b, target_s);
+    size_t n = (size_t)(rounds > 0 ? rounds : 1) * (size_t)reps;
+    if (!(*a_ms = malloc(n * sizeof **a_ms)) || !(*b_ms = malloc(n * sizeof **b_ms))) {
+        snprintf(err, errlen, "pair: out of memory for %zu repetitions", n);
+        return -1;
+    }
+    return pair_measure(a, b, rounds, reps, *a_ms, *b_ms, out, err, errlen);
+}
+
 int pair_reps_for(double a_ms, double b_ms, double target_s)
 {
     double slower = a_ms > b_ms ? a_ms : b_ms;

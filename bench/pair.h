@@ -43,6 +43,12 @@ typedef struct PairStats {
 int pair_measure(const PairSide *a, const PairSide *b, int rounds, int reps, double *a_ms, double *b_ms,
                  PairStats *out, char *err, size_t errlen);
 
+/* pair_measure with the rounds sized from one repetition of each side (pair_reps_for with target_s; that
+ * repetition also warms them up). *a_ms and *b_ms receive every repetition, rounds * out->reps each, in
+ * malloc'd arrays the caller frees (also on failure; NULL when never allocated). */
+int pair_measure_sized(const PairSide *a, const PairSide *b, int rounds, double target_s, double **a_ms,
+                       double **b_ms, PairStats *out, char *err, size_t errlen);
+
 /* The statistics of already-measured rounds (a_ms and b_ms as pair_measure leaves them). */
 void pair_summarise(const double *a_ms, const double *b_ms, int rounds, int reps, PairStats *out);
 

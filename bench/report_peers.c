@@ -36,6 +36,51 @@ static void phase_cell(FILE *out, H5File *f, const char *path, const char *phase
     fprintf(out, " %.2fx [%.2f, %.2f] %s; %.0f%% / %.0f%% |", r, lo, hi, outcome, 100 * fs, 100 * ft);
 }
 
+static int is_training_point(H5File *f, const char *run_path)
+{
+    char op[32] = "";
+    h5io_read_attr_str(f, run_path, "op", op, sizeof op);
+    return strcmp(op, "lm_training_step") == 0;
+}
+
+static void operator_row(FILE *out, H5File *f, const char *run)
+{
+    char run_path[160], config[512] = "", op[32] = "";
+    snprintf(run_path, sizeof run_path, "runs/%.120s", run);
+    if (!h5io_exists(f, run_path) || is_training_point(f, run_path))
+        return;
+    h5io_read_attr_str(f, run_path, "config", config, sizeof config);
+    h5io_read_attr_str(f, run_path, "op", op, sizeof op);
+    const char *peer = strcmp(op, "attention") == 0
+                           ? (strstr(config, "impl=tiled") ? "`F.scaled_dot_product_attention`"
+                                                           : "explicit softmax(QK^T)V")
+                       : strcmp(op, "fftconv") == 0 ? "`torch.fft` (safari's fftconv)"
+                       : strcmp(op, "hyena") == 0   ? "safari's HyenaOperator (reference port)"
+                       : strcmp(op, "s4d") == 0     ? "S4D reference module"
+                                                    : "`torch.nn`";
+    fprintf(out, "| %s (`%s`) | %s | %.0f x %.0f |", run, config, peer, run_attr(f, run_path, "batch"),
+            run_attr(f, run_path, "seq_len"));
+    phase_cell(out, f, run_path, "forward");
+    phase_cell(out, f, run_path, "forward_backward");
+    fprintf(out, "\n");
+}
+
+static void training_row(FILE *out, H5File *f, const char *run)
+{
+    char run_path[160], attention[64] = "-", config[1024] = "";
+    snprintf(run_path, sizeof run_path, "runs/%.120s", run);
+    if (!h5io_exists(f, run_path) || !is_training_point(f, run_path))
+        return;
+    h5io_read_attr_str(f, run_path, "config", config, sizeof config);
+    if (strstr(config, "mixer=attention"))
+        h5io_read_attr_str(f, run_path, "torch_attention", attention, sizeof attention);
+    fprintf(out, "| %s | %.0f | %s | %.0f x %.0f | %.0f | %.0f |", run, run_attr(f, run_path, "params"), attention,
+            run_attr(f, run_path, "batch"), run_attr(f, run_path, "seq_len"),
+            run_attr(f, run_path, "subq_tokens_per_s"), run_attr(f, run_path, "torch_tokens_per_s"));
+    phase_cell(out, f, run_path, "train_step");
+    fprintf(out, "\n");
+}
+
 void report_peers_section(FILE *out, const char *results_dir)
 {
     char path[1024], err[256];
@@ -68,7 +113,6 @@ void report_peers_section(FILE *out, const char *results_dir)
                  "and PyTorch's rates as fractions of the in-run calibration sgemm (analytic FLOPs / fastest "
                  "time).\n\n",
             version, mkl, onednn, cap, threads, cpu, profile);
-    fprintf(out, "| point | PyTorch peer | B x L | forward | forward+backward |\n| --- | --- | --- | --- | --- |\n");
     char runs[MAX_POINTS][128], order[2048] = "";
     int n = 0;
     if (h5io_read_attr_str(f, "/", "point_order", order, sizeof order) == 0) {
@@ -77,23 +121,14 @@ void report_peers_section(FILE *out, const char *results_dir)
             snprintf(runs[n++], sizeof runs[0], "%s", tok);
     } else
         n = h5io_list_groups(f, "runs", runs, MAX_POINTS);
-    for (int i = 0; i < n; i++) {
-        char run_path[160], config[512] = "", op[32] = "";
-        snprintf(run_path, sizeof run_path, "runs/%.120s", runs[i]);
-        h5io_read_attr_str(f, run_path, "config", config, sizeof config);
-        h5io_read_attr_str(f, run_path, "op", op, sizeof op);
-        const char *peer = strcmp(op, "attention") == 0
-                               ? (strstr(config, "impl=tiled") ? "`F.scaled_dot_product_attention`"
-                                                               : "explicit softmax(QK^T)V")
-                           : strcmp(op, "fftconv") == 0 ? "`torch.fft` (safari's fftconv)"
-                           : strcmp(op, "hyena") == 0   ? "safari's HyenaOperator (reference port)"
-                           : strcmp(op, "s4d") == 0     ? "S4D reference module"
-                                                        : "`torch.nn`";
-        fprintf(out, "| %s (`%s`) | %s | %.0f x %.0f |", runs[i], config, peer, run_attr(f, run_path, "batch"),
-                run_attr(f, run_path, "seq_len"));
-        phase_cell(out, f, run_path, "forward");
-        phase_cell(out, f, run_path, "forward_backward");
-        fprintf(out, "\n");
-    }
+    fprintf(out, "| point | PyTorch peer | B x L | forward | forward+backward |\n| --- | --- | --- | --- | --- |\n");
+    for (int i = 0; i < n; i++)
+        operator_row(out, f, runs[i]);
+    fprintf(out, "\nTraining throughput, one optimisation step (forward, backward, clip, AdamW) on random byte tokens; "
+                 "the cell as above, with tokens/s from each side's fastest step:\n\n"
+                 "| model | parameters | PyTorch attention | B x context | subq tokens/s | PyTorch tokens/s | "
+                 "PyTorch time / subq time |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for (int i = 0; i < n; i++)
+        training_row(out, f, runs[i]);
     h5io_close(f);
 }

@@ -278,6 +278,57 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
     return rc;
 }
 
+struct TrainStepper {
+    const LmModel *m;
+    TrainConfig cfg;
+    TrainData data;
+    TrainState state;
+    TrainBuffers b;
+};
+
+TrainStepper *train_stepper_open(const LmModel *m, const TrainConfig *cfg, const TrainData *data, uint64_t seed,
+                                 char *err, size_t errlen)
+{
+    TrainStepper *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "train: out of memory");
+        return NULL;
+    }
+    t->m = m, t->cfg = *cfg, t->data = *data;
+    if (train_state_alloc(&t->state, m, seed, err, errlen) != 0) {
+        free(t);
+        return NULL;
+    }
+    if (buffers_alloc(&t->b, m, cfg->batch, cfg->context, err, errlen) != 0) {
+        train_state_free(&t->state);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int train_stepper_time(TrainStepper *t, int n, double *ms, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        float lr;
+        double t0 = timing_now_seconds();
+        double loss = train_step(t->m, &t->cfg, &t->data, &t->state, &t->b, &lr, err, errlen);
+        ms[i] = 1e3 * (timing_now_seconds() - t0);
+        if (isnan(loss))
+            return -1;
+    }
+    return 0;
+}
+
+void train_stepper_close(TrainStepper *t)
+{
+    if (!t)
+        return;
+    buffers_free(&t->b);
+    train_state_free(&t->state);
+    free(t);
+}
+
 static int write_block(H5File *f, const char *group, const LmModel *m, const float *block, char *err, size_t errlen)
 {
     for (int t = 0; t < m->n_tensors; t++) {

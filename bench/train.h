@@ -87,6 +87,16 @@ int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *da
 int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *state, TrainLog *log,
               TrainResult *result, char *err, size_t errlen);
 
+/* Training steps on demand, for timing them side by side with a peer (bench/pair.h): the model's state and one
+ * batch's buffers, kept between calls. Each step is the step train_run takes (batch, forward+backward, clip,
+ * AdamW). */
+typedef struct TrainStepper TrainStepper;
+TrainStepper *train_stepper_open(const LmModel *m, const TrainConfig *cfg, const TrainData *data, uint64_t seed,
+                                 char *err, size_t errlen);
+/* Runs n steps, each timed into ms[i]; -1 with a message on a failed or non-finite step. */
+int train_stepper_time(TrainStepper *t, int n, double *ms, char *err, size_t errlen);
+void train_stepper_close(TrainStepper *t);
+
 int train_save_checkpoint(const LmModel *m, const TrainState *s, uint64_t seed, const char *path, char *err,
                           size_t errlen);
 /* Loads a checkpoint written for the same model config. */

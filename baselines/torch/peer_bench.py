@@ -6,7 +6,9 @@ Serves requests on stdin, one line each, and answers each with one line on stdou
   info                                  -> "info torch=<version> threads=<n> mkl=<version> onednn=<version>
                                            cpu_capability=<AVX2|AVX512|...>"
   setup <op> <config> <batch> <seq_len> -> "ok"  (builds the module and inputs; the config is subq's)
-  time forward|train <reps>             -> "ms <t1> <t2> ..."  (back-to-back repetitions, milliseconds)
+  setup_lm <lm config> <batch> <sdpa>   -> "ok"  (a language model to train, peer_train.py; sdpa 0|1)
+  time forward|train <reps>             -> "ms <t1> <t2> ..."  (back-to-back repetitions, milliseconds; for a
+                                           language model, train is one optimisation step)
   anything wrong                        -> "error <message>"
 It exits at the end of its input. The peers, chosen to be what a PyTorch user would run:
   attention  impl=tiled: in/out projections + F.scaled_dot_product_attention(is_causal=True), PyTorch's fused
@@ -153,6 +155,11 @@ def info():
 def answer(words, state):
     if words == ["info"]:
         return info()
+    if len(words) == 4 and words[0] == "setup_lm":
+        import peer_train  # noqa: E402  (imports this module's SdpaAttention)
+
+        state["point"] = peer_train.Trainer(words[1], int(words[2]), words[3] == "1")
+        return "ok"
     if len(words) == 5 and words[0] == "setup":
         state["point"] = Point(words[1], words[2], int(words[3]), int(words[4]))
         return "ok"

@@ -1,19 +1,13 @@
-"""PyTorch peer for training throughput: the same decoder LM as baselines/lm.h, built from the
-reference modules, trained with torch.optim.AdamW on random byte tokens; prints tokens/s as JSON.
-
-Usage: .venv/bin/python baselines/torch/peer_train.py --model "vocab=256,d_model=128,layers=4,context=64,
-        mixer=attention,channel=ffn,mixer.n_heads=4,channel.d_hidden=512" --batch 12 --steps 50 --threads 2
+"""PyTorch peer for training throughput (served by peer_bench.py's `setup_lm`): the same decoder LM as
+baselines/lm.h, built from the reference modules, trained with torch.optim.AdamW on random byte tokens.
 
 Semantics follow baselines/lm.h: x = wte[ids] (+ wpe), pre-norm blocks x + mixer(norm1(x)), x + channel(norm2(x)),
 norm_f, tied head. Mixers: attention (nn.MultiheadAttention with a causal mask, as subq's operator, and
 optionally the fused F.scaled_dot_product_attention with --sdpa), hyena (ref_hyena.HyenaOperator); channel: ffn.
 """
 
-import argparse
-import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -82,41 +76,25 @@ class LM(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--batch", type=int, default=12)
-    ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--sdpa", action="store_true")
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    model = LM(a.model, a.sdpa)
-    own, _, _ = parse(a.model)
-    vocab, ctx = int(own.get("vocab", 256)), int(own.get("context", 64))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
-    ids = torch.randint(0, vocab, (a.batch, ctx))
-    tgt = torch.randint(0, vocab, (a.batch, ctx))
+class Trainer:
+    """One model, its AdamW and a fixed batch of random byte tokens: train() is one optimisation step as subq's
+    (forward, backward, clip to 1.0, AdamW lr 1e-3, betas (0.9, 0.99), weight decay 0.1); forward() the loss alone."""
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = model(ids, tgt)
+    def __init__(self, text, batch, sdpa):
+        self.model = LM(text, sdpa)
+        own, _, _ = parse(text)
+        vocab, ctx = int(own.get("vocab", 256)), int(own.get("context", 64))
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+        self.ids = torch.randint(0, vocab, (batch, ctx))
+        self.tgt = torch.randint(0, vocab, (batch, ctx))
+
+    def forward(self):
+        with torch.no_grad():
+            self.model(self.ids, self.tgt)
+
+    def train(self):
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.model(self.ids, self.tgt)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    for _ in range(5):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = time.perf_counter() - t0
-    params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"torch_version": str(torch.__version__), "tokens_per_s": a.steps * a.batch * ctx / dt,
-                      "step_ms": 1e3 * dt / a.steps, "params": params, "threads": torch.get_num_threads(),
-                      "sdpa": a.sdpa}))
-
-
-if __name__ == "__main__":
-    main()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
