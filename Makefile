@@ -157,7 +157,7 @@ golden:
 # The PyTorch peer (experiment `peers`): the current PyPI release, CPU, in a git-ignored virtual environment.
 peers:
 	test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/pip install -q --upgrade torch numpy h5py
+	.venv/bin/pip install -q --upgrade torch numpy
 	.venv/bin/python -c 'import torch; print("peers: torch", torch.__version__)'
 
 clean:

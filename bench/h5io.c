@@ -6,13 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dataio.h"
+
 #define H5IO_PATH_LEN 4096
 
 struct H5File {
     hid_t id;
     int writable;
-    char final_path[H5IO_PATH_LEN];
-    char tmp_path[H5IO_PATH_LEN + 32];
+    DataioOutput out; /* for files being written: the temporary and where it goes */
 };
 
 /* HDF5 prints a stack of diagnostics for every failed call by default; our callers report one line. */
@@ -55,25 +56,22 @@ H5File *h5io_open_read(const char *path, char *err, size_t errlen)
 H5File *h5io_create_atomic(const char *final_path, char *err, size_t errlen)
 {
     h5io_silence();
-    if (strlen(final_path) >= H5IO_PATH_LEN) {
-        snprintf(err, errlen, "output path too long");
+    DataioOutput out;
+    if (dataio_output_begin(&out, final_path, err, errlen) != 0)
         return NULL;
-    }
-    char tmp[H5IO_PATH_LEN + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", final_path, (long)getpid());
-    hid_t id = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t id = H5Fcreate(out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (id < 0) {
         snprintf(err, errlen, "%s: cannot create (does the directory exist and is it writable?)", final_path);
+        dataio_output_abort(&out);
         return NULL;
     }
     H5File *f = h5io_wrap(id, 1);
     if (!f) {
-        remove(tmp);
+        dataio_output_abort(&out);
         snprintf(err, errlen, "%s: out of memory", final_path);
         return NULL;
     }
-    snprintf(f->final_path, sizeof f->final_path, "%s", final_path);
-    snprintf(f->tmp_path, sizeof f->tmp_path, "%s", tmp);
+    f->out = out;
     return f;
 }
 
@@ -81,14 +79,11 @@ int h5io_commit(H5File *f, char *err, size_t errlen)
 {
     int rc = 0;
     if (H5Fclose(f->id) < 0) {
-        snprintf(err, errlen, "%s: cannot finish writing", f->final_path);
-        remove(f->tmp_path);
+        snprintf(err, errlen, "%s: cannot finish writing", f->out.dest);
+        dataio_output_abort(&f->out);
         rc = -1;
-    } else if (rename(f->tmp_path, f->final_path) != 0) {
-        snprintf(err, errlen, "%s: cannot rename the temporary file onto it", f->final_path);
-        remove(f->tmp_path);
-        rc = -1;
-    }
+    } else
+        rc = dataio_output_commit(&f->out, err, errlen);
     free(f);
     return rc;
 }
@@ -99,7 +94,7 @@ void h5io_abort(H5File *f)
         return;
     H5Fclose(f->id);
     if (f->writable)
-        remove(f->tmp_path);
+        dataio_output_abort(&f->out);
     free(f);
 }
 

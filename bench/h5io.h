@@ -1,6 +1,7 @@
 /* h5io: the only code that touches HDF5 (results, operator runner files, checkpoints, golden vectors).
- * Files are written atomically: created under "<final>.tmp.<pid>", renamed onto the final name by
- * h5io_commit; h5io_abort (or a crash) never leaves a file under the final name. Datasets are created with
+ * Files are written as output files (dataio.h): created under a temporary name beside the final one and put in
+ * place by h5io_commit (renamed; written through into a character device such as /dev/null; a directory, FIFO
+ * or socket at the final name is refused); h5io_abort (or a crash) never leaves a file under the final name. Datasets are created with
  * object time tracking off so identical content gives identical bytes. Paths like "params/fc1.weight"
  * create intermediate groups; a dataset name may contain dots. Errors: -1 / NULL with a one-line message. */
 #ifndef SUBQ_H5IO_H

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "dataio.h"
+
 /* Diverging map: -1 blue (33, 102, 172), 0 white, +1 red (178, 24, 43). */
 static void diverging(float v, unsigned char rgb[3])
 {
@@ -53,18 +55,20 @@ int heatmap_write_png(const char *path, const float *values, int rows, int cols,
     float max = 0.0f;
     for (size_t i = 0; i < (size_t)rows * cols; i++)
         max = fmaxf(max, fabsf(values[i]));
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
+    DataioOutput out;
+    if (dataio_output_begin(&out, path, err, errlen) != 0)
+        return -1;
+    FILE *fp = fopen(out.tmp, "wb");
     if (!fp) {
         snprintf(err, errlen, "%s: cannot write", path);
+        dataio_output_abort(&out);
         return -1;
     }
     int rc = write_rows(fp, values, rows, cols, cell_h, cell_w, max > 0 ? 1.0f / max : 0.0f);
-    if (fclose(fp) != 0 || rc != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
+    if (fclose(fp) != 0 || rc != 0) {
+        dataio_output_abort(&out);
         snprintf(err, errlen, "%s: PNG encoding failed", path);
         return -1;
     }
-    return 0;
+    return dataio_output_commit(&out, err, errlen);
 }

@@ -181,11 +181,13 @@ static int write_body(FILE *out, const char *published_tsv, const char *results_
 int report_write(const char *published_tsv, const char *results_dir, const char *out_path, char *err,
                  size_t errlen)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
-    FILE *out = fopen(tmp, "w");
+    DataioOutput o;
+    if (dataio_output_begin(&o, out_path, err, errlen) != 0)
+        return -1;
+    FILE *out = fopen(o.tmp, "w");
     if (!out) {
         snprintf(err, errlen, "%s: cannot write", out_path);
+        dataio_output_abort(&o);
         return -1;
     }
     int rc = write_body(out, published_tsv, results_dir, err, errlen);
@@ -193,13 +195,11 @@ int report_write(const char *published_tsv, const char *results_dir, const char 
         snprintf(err, errlen, "%s: cannot write", out_path);
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, out_path) != 0) {
-        snprintf(err, errlen, "%s: cannot write", out_path);
-        rc = -1;
+    if (rc != 0) {
+        dataio_output_abort(&o);
+        return -1;
     }
-    if (rc != 0)
-        remove(tmp);
-    return rc;
+    return dataio_output_commit(&o, err, errlen);
 }
 
 /* ---- the README's table ---- */

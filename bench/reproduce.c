@@ -100,14 +100,19 @@ static int run_one(const ReproContext *ctx, const Experiment *e, int force, char
     results_root_metric(&results, "calibration_ms", ctx->calibration_ms);
     results_root_metric(&results, "calibration_min_ms", ctx->calibration_min_ms);
     char msg[512];
+    const double t0 = timing_now_seconds();
     if (e->run(ctx, &results, msg, sizeof msg) != 0) {
         snprintf(err, errlen, "%s: %s", e->name, msg);
         results_abort(&results);
         return -1;
     }
+    /* How long the experiment took here, so the cost of a profile is known from its results (the threads and
+     * the load beside it say how comparable it is). */
+    const double seconds = timing_now_seconds() - t0;
+    results_root_metric(&results, "experiment_seconds", seconds);
     if (results_commit(&results, err, errlen) != 0)
         return -1;
-    repro_log(ctx, "== %s: wrote %s\n", e->name, path);
+    repro_log(ctx, "== %s: wrote %s (%.0f s)\n", e->name, path, seconds);
     return 0;
 }
 

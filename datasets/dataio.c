@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,29 +53,237 @@ int dataio_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t 
     return 0;
 }
 
-int dataio_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
+/* ---- output files ---- */
+
+#define TMP_PREFIX ".subq-"
+#define TMP_SUFFIX ".tmp"
+#define CLEANUP_SLOTS 32
+
+/* The temporaries this process is writing, for the signal handler: a slot is claimed with an atomic
+ * exchange, filled, then published by setting its flag; the handler only reads published slots and only
+ * calls unlink (async-signal-safe). */
+static char cleanup_paths[CLEANUP_SLOTS][DATAIO_PATH_LEN];
+static volatile sig_atomic_t cleanup_used[CLEANUP_SLOTS];
+static int cleanup_claimed[CLEANUP_SLOTS];
+static unsigned long tmp_counter;
+
+static void cleanup_on_signal(int sig)
 {
-    char tmp[DATAIO_PATH_LEN];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
+    for (int i = 0; i < CLEANUP_SLOTS; i++)
+        if (cleanup_used[i])
+            unlink(cleanup_paths[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Checked at every output (three sigaction calls): a signal whose disposition is the default gets the
+ * handler, also after a fork or after someone reset it. */
+static void cleanup_install(void)
+{
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old, sa = {.sa_handler = cleanup_on_signal};
+        sigemptyset(&sa.sa_mask);
+        /* Only where the default (ending the process) is in force: a handler someone installed stays. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+static int cleanup_register(const char *tmp)
+{
+    cleanup_install();
+    for (int i = 0; i < CLEANUP_SLOTS; i++)
+        if (!__atomic_exchange_n(&cleanup_claimed[i], 1, __ATOMIC_ACQ_REL)) {
+            snprintf(cleanup_paths[i], DATAIO_PATH_LEN, "%s", tmp);
+            cleanup_used[i] = 1;
+            return i;
+        }
+    return -1; /* more outputs in the making than slots: still written, just not cleaned on a signal */
+}
+
+static void cleanup_release(int slot)
+{
+    if (slot < 0)
+        return;
+    cleanup_used[slot] = 0;
+    __atomic_store_n(&cleanup_claimed[slot], 0, __ATOMIC_RELEASE);
+}
+
+/* Removes "<dir>/.subq-<pid>-<n>.tmp" files whose process is gone (a killed run's leftovers). */
+static void remove_stale_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        unsigned long n;
+        char tail[8];
+        if (sscanf(e->d_name, TMP_PREFIX "%ld-%lu%7s", &pid, &n, tail) != 3 || strcmp(tail, TMP_SUFFIX) != 0 ||
+            pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[DATAIO_PATH_LEN];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+}
+
+/* dest = path, or the target of the symbolic link at path; -1 with a message for what must not be replaced. */
+static int output_destination(const char *path, char *dest, int *through, char *err, size_t errlen)
+{
+    struct stat st;
+    *through = 0;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+            return -1;
+        }
+        snprintf(dest, DATAIO_PATH_LEN, "%s", path);
+        return 0;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char resolved[PATH_MAX];
+        if (!realpath(path, resolved)) {
+            snprintf(err, errlen, "%s: a symbolic link whose target cannot be resolved (%s)", path, strerror(errno));
+            return -1;
+        }
+        if (stat(resolved, &st) != 0) {
+            snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+            return -1;
+        }
+        snprintf(dest, DATAIO_PATH_LEN, "%s", resolved);
+    } else
+        snprintf(dest, DATAIO_PATH_LEN, "%s", path);
+    if (S_ISCHR(st.st_mode))
+        *through = 1;
+    else if (!S_ISREG(st.st_mode)) {
+        const char *what = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ? "a block device"
+                                                                                      : "not a regular file";
+        snprintf(err, errlen, "%s: exists and is %s; refusing to replace it", path, what);
         return -1;
     }
-    FILE *f = fopen(tmp, "wb");
+    return 0;
+}
+
+int dataio_output_begin(DataioOutput *o, const char *path, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->slot = -1;
+    if (strlen(path) >= DATAIO_PATH_LEN - 64) {
+        snprintf(err, errlen, "%.200s...: output path longer than %d bytes", path, DATAIO_PATH_LEN - 64);
+        return -1;
+    }
+    if (output_destination(path, o->dest, &o->through, err, errlen) != 0)
+        return -1;
+    char dir[DATAIO_PATH_LEN];
+    snprintf(dir, sizeof dir, "%s", o->dest);
+    char *slash = strrchr(dir, '/');
+    if (o->through) /* a device's directory (/dev) is no place for a temporary */
+        snprintf(dir, sizeof dir, "%s", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    else if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash == dir ? (void)(dir[1] = '\0') : (void)(*slash = '\0');
+    remove_stale_temporaries(dir);
+    unsigned long n = __atomic_fetch_add(&tmp_counter, 1, __ATOMIC_RELAXED);
+    if ((size_t)snprintf(o->tmp, sizeof o->tmp, "%s/" TMP_PREFIX "%ld-%lu" TMP_SUFFIX, dir, (long)getpid(), n) >=
+        sizeof o->tmp) {
+        snprintf(err, errlen, "%s: output path too long", path);
+        return -1;
+    }
+    o->slot = cleanup_register(o->tmp);
+    return 0;
+}
+
+/* Copies the finished temporary into the character device dest. */
+static int write_through(const char *tmp, const char *dest, char *err, size_t errlen)
+{
+    int in = open(tmp, O_RDONLY), out = in < 0 ? -1 : open(dest, O_WRONLY);
+    int rc = in < 0 || out < 0 ? -1 : 0;
+    char buf[65536];
+    while (rc == 0) {
+        ssize_t got = read(in, buf, sizeof buf);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            rc = errno == EINTR ? 0 : -1;
+            continue;
+        }
+        for (ssize_t put = 0; rc == 0 && put < got;) {
+            ssize_t w = write(out, buf + put, (size_t)(got - put));
+            if (w >= 0)
+                put += w;
+            else if (errno != EINTR)
+                rc = -1;
+        }
+    }
+    if (rc != 0)
+        snprintf(err, errlen, "%s: cannot write: %s", dest, strerror(errno));
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int dataio_output_commit(DataioOutput *o, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (o->through)
+        rc = write_through(o->tmp, o->dest, err, errlen);
+    else if (fsync_path(o->tmp) != 0 || rename(o->tmp, o->dest) != 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", o->dest, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0 || o->through)
+        unlink(o->tmp);
+    cleanup_release(o->slot);
+    o->slot = -1;
+    return rc;
+}
+
+void dataio_output_abort(DataioOutput *o)
+{
+    unlink(o->tmp);
+    cleanup_release(o->slot);
+    o->slot = -1;
+}
+
+int dataio_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+    DataioOutput o;
+    if (dataio_output_begin(&o, path, err, errlen) != 0)
+        return -1;
+    FILE *f = fopen(o.tmp, "wb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        dataio_output_abort(&o);
         return -1;
     }
     size_t put = len ? fwrite(data, 1, len, f) : 0;
     int failed = put != len; /* every step runs even after a failure, so the file is always closed */
     failed |= fflush(f) != 0;
-    failed |= fsync(fileno(f)) != 0;
     failed |= fclose(f) != 0;
-    if (failed || rename(tmp, path) != 0) {
+    if (failed) {
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
+        dataio_output_abort(&o);
         return -1;
     }
-    return 0;
+    return dataio_output_commit(&o, err, errlen);
 }
 
 int dataio_is_dir(const char *path)
