@@ -79,6 +79,15 @@ static int read_shaped(H5File *f, const char *path, int ndim, const int *want, H
     return 0;
 }
 
+/* How many of n values are NaN or infinite. */
+static size_t count_non_finite(const float *x, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += !isfinite(x[i]);
+    return bad;
+}
+
 static int copy_tensor(H5File *f, const char *path, int ndim, const int *shape, float *dst, char *err, size_t errlen)
 {
     H5Tensor t;
@@ -86,6 +95,27 @@ static int copy_tensor(H5File *f, const char *path, int ndim, const int *shape, 
         return -1;
     memcpy(dst, t.data, t.numel * sizeof(float));
     h5io_tensor_free(&t);
+    return 0;
+}
+
+/* Finite inputs whose outputs are not finite (x = 3e38 overflows float32 arithmetic): reported, not written. */
+static int check_outputs_finite(const OpBuffers *buf, char *err, size_t errlen)
+{
+    const struct {
+        const char *name;
+        const float *x;
+        size_t n;
+    } outs[] = {{"y", buf->y, buf->n_y}, {"dx", buf->dy ? buf->dx : NULL, buf->n_x},
+                {"grads", buf->dy ? buf->dparams : NULL, buf->n_params}};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        size_t bad = outs[i].x ? count_non_finite(outs[i].x, outs[i].n) : 0;
+        if (bad) {
+            snprintf(err, errlen, "%s has %zu non-finite values of %zu from finite inputs: the computation "
+                                  "overflows float32 (scale the inputs down); nothing written", outs[i].name, bad,
+                     outs[i].n);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -233,6 +263,11 @@ static int run_open(H5File *in, const Op *op, const char *in_path, const char *o
     opbuf_forward(op, &buf);
     if (buf.dy)
         opbuf_backward(op, &buf);
+    if (check_outputs_finite(&buf, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "%s: %s", in_path, msg);
+        opbuf_free(&buf);
+        return OPRUN_BAD_INPUT;
+    }
     int rc = OPRUN_FAILED;
     H5File *out = h5io_create_atomic(out_path, err, errlen);
     if (out) {

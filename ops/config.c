@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,8 @@ static int set_field(const ConfigField *f, const char *value, size_t n, void *cf
         *(int *)((char *)cfg + f->offset) = (int)v;
     } else if (f->type == CONFIG_FLOAT) {
         float v = strtof(text, &end);
-        if (*end != '\0' || errno != 0) {
-            snprintf(err, errlen, "config: '%s' wants a number, got '%s'", f->name, text);
+        if (end == text || *end != '\0' || errno != 0 || !isfinite(v)) { /* inf, nan and overflow included */
+            snprintf(err, errlen, "config: '%s' wants a finite number, got '%s'", f->name, text);
             return -1;
         }
         *(float *)((char *)cfg + f->offset) = v;

@@ -32,7 +32,7 @@ TestSuite(oprun, .init = make_dir, .fini = remove_dir);
 
 /* What the input file should contain; a test spoils one part of it. */
 typedef struct InputPlan {
-    int write_params, write_dy, skip_param, bad_shape_param, extra_dataset, nan_in_x, skip_x;
+    int write_params, write_dy, skip_param, bad_shape_param, extra_dataset, nan_in_x, skip_x, huge_x;
 } InputPlan;
 
 static void write_input(const OpFixture *fx, const InputPlan *plan)
@@ -43,6 +43,9 @@ static void write_input(const OpFixture *fx, const InputPlan *plan)
     int xs[3] = {fx->B, fx->L, fx->d_in}, ys[3] = {fx->B, fx->L, fx->d_out};
     if (plan->nan_in_x)
         fx->x[3] = 0.0f / 0.0f;
+    if (plan->huge_x)
+        for (int i = 0; i < fx->B * fx->L * fx->d_in; i++)
+            fx->x[i] = 3e38f;
     if (!plan->skip_x)
         cr_assert_eq(h5io_write_floats(f, "x", fx->x, 3, xs, err, sizeof err), 0, "%s", err);
     if (plan->write_dy)
@@ -160,6 +163,24 @@ Test(oprun, missing_parameter_is_named)
 Test(oprun, extra_dataset_is_refused) { expect_bad_input(&(InputPlan){.extra_dataset = 1}, FFN_CONFIG, "/mask"); }
 
 Test(oprun, nan_in_input_is_refused) { expect_bad_input(&(InputPlan){.nan_in_x = 1}, FFN_CONFIG, "NaN"); }
+
+/* Finite inputs that overflow float32 inside the operator: reported, nothing written. */
+Test(oprun, overflow_to_non_finite_outputs_is_reported)
+{
+    expect_bad_input(&(InputPlan){.huge_x = 1, .write_params = 1}, FFN_CONFIG, "non-finite values");
+}
+
+Test(oprun, non_finite_config_values_are_refused)
+{
+    char err[512];
+    const char *bad[] = {"w=inf", "shift=nan", "w=1e39", "w=-inf"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(oprun_run("hyena", bad[i], in_path, out_path, 0, err, sizeof err), OPRUN_BAD_INPUT, "%s",
+                     bad[i]);
+        cr_expect(strstr(err, "finite number") != NULL, "%s: %s", bad[i], err);
+    }
+    cr_expect_eq(oprun_run("s4d", "dt_max=inf", in_path, out_path, 0, err, sizeof err), OPRUN_BAD_INPUT);
+}
 
 Test(oprun, missing_x_is_refused) { expect_bad_input(&(InputPlan){.skip_x = 1}, FFN_CONFIG, "/x is missing"); }
 
