@@ -144,9 +144,31 @@ const char *manifest_lookup(const Manifest *m, const char *name)
     return NULL;
 }
 
+/* Every entry of dir must be listed (besides the manifest and SOURCE): a file added to a verified corpus
+ * would be loaded with it. */
+static int verify_no_extra(const char *dir, const Manifest *m, char *err, size_t errlen)
+{
+    char **names;
+    int n;
+    if (dataio_list_dir(dir, DATAIO_LIST_FILES | DATAIO_LIST_DIRS, NULL, &names, &n, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (strcmp(names[i], MANIFEST_FILE) != 0 && strcmp(names[i], MANIFEST_SOURCE_FILE) != 0 &&
+            !manifest_lookup(m, names[i])) {
+            snprintf(err, errlen, "%s/%s: not listed in %s (the directory is not what was verified; remove the "
+                                  "entry or rebuild the cache with `subq data fetch`)", dir, names[i], MANIFEST_FILE);
+            rc = -1;
+        }
+    dataio_free_list(names, n);
+    return rc;
+}
+
 int manifest_verify(const char *dir, const Manifest *m, char *err, size_t errlen)
 {
     char path[DATAIO_PATH_LEN], hex[SHA256_HEX_LEN];
+    if (verify_no_extra(dir, m, err, errlen) != 0)
+        return -1;
     for (int i = 0; i < m->count; i++) {
         if (dataio_join(path, sizeof path, dir, m->entries[i].name, err, errlen) != 0 ||
             sha256_file(path, hex, NULL, err, errlen) != 0)

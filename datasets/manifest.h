@@ -41,7 +41,8 @@ int manifest_read(const char *dir, Manifest *out, char *err, size_t errlen);
 void manifest_free(Manifest *m);
 /* The sha256 recorded for name, or NULL. */
 const char *manifest_lookup(const Manifest *m, const char *name);
-/* Re-hashes every listed file; -1 naming the first missing or mismatching one. */
+/* Re-hashes every listed file; -1 naming the first missing or mismatching one, or an entry of dir that is not
+ * listed (the manifest covers the whole directory: an extra file would be loaded with the corpus). */
 int manifest_verify(const char *dir, const Manifest *m, char *err, size_t errlen);
 /* sha256 of the manifest text as written to the file. */
 void manifest_digest(const Manifest *m, char hex[SHA256_HEX_LEN]);

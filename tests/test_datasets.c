@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 
@@ -110,6 +111,14 @@ Test(manifest, round_trips_in_sha256sum_format_and_detects_a_changed_file)
     manifest_digest(&back, digest);
     cr_expect_str_eq(digest, expected, "the digest is the sha256 of the file's bytes");
     free(text);
+    /* The manifest covers the whole directory: an extra file (which a loader would read with the corpus) or
+     * directory fails verification, as a missing or changed file does. */
+    put_file("m/extra.txt", "more text", 9);
+    cr_expect_eq(manifest_verify(dir, &back, err, sizeof err), -1);
+    assert_mentions(err, "extra.txt", "not listed");
+    cr_assert_eq(dataio_join(path, sizeof path, dir, "extra.txt", err, sizeof err), 0);
+    unlink(path);
+    cr_expect_eq(manifest_verify(dir, &back, err, sizeof err), 0, "%s", err);
     put_file("m/b.txt", "abd", 3);
     cr_expect_eq(manifest_verify(dir, &back, err, sizeof err), -1);
     assert_mentions(err, "b.txt", "does not match");
