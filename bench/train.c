@@ -384,23 +384,49 @@ static int read_block(H5File *f, const char *group, const LmModel *m, float *blo
     return 0;
 }
 
-int train_load_checkpoint(const LmModel *m, TrainState *s, const char *path, char *err, size_t errlen)
+/* Every value of a block finite: a checkpoint with NaN in it would train NaN. */
+static int block_finite(const LmModel *m, const char *group, const float *block, char *err, size_t errlen)
+{
+    for (int t = 0; t < m->n_tensors; t++) {
+        const ParamSpec *sp = &m->tensors[t].spec;
+        for (size_t i = 0; i < sp->numel; i++)
+            if (!isfinite(block[sp->offset + i])) {
+                snprintf(err, errlen, "/%s/%s has a non-finite value (NaN or Inf) at element %zu", group, sp->name, i);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+int train_load_checkpoint(const LmModel *m, TrainState *s, uint64_t seed, long steps, const char *path, char *err,
+                          size_t errlen)
 {
     char msg[512], stored[4 * LM_CONFIG_LEN], mine[4 * LM_CONFIG_LEN];
     H5File *f = h5io_open_read(path, err, errlen);
     if (!f)
         return -1;
-    double step = 0;
+    double step = 0, stored_seed = 0;
     int rc = -1;
     lm_config_string(m, mine, sizeof mine);
     if (h5io_read_attr_str(f, "/", "model_config", stored, sizeof stored) != 0 ||
-        h5io_read_attr_double(f, "/", "step", &step) != 0)
-        snprintf(err, errlen, "%s: not a subq checkpoint (no model_config/step)", path);
+        h5io_read_attr_double(f, "/", "step", &step) != 0 || h5io_read_attr_double(f, "/", "seed", &stored_seed) != 0)
+        snprintf(err, errlen, "%s: not a subq checkpoint (no model_config, step or seed)", path);
     else if (strcmp(stored, mine) != 0)
         snprintf(err, errlen, "%s: written for model '%s', not '%s'", path, stored, mine);
+    else if (!(step >= 0 && step <= 1e9) || step != floor(step)) /* NaN fails too; a cast would be undefined */
+        snprintf(err, errlen, "%s: step %g is not a step count (a whole number from 0 to 1e9)", path, step);
+    else if (steps > 0 && step >= (double)steps)
+        snprintf(err, errlen, "%s: already at step %.0f, so %ld steps leave nothing to train (raise --steps)", path,
+                 step, steps);
+    else if (stored_seed != (double)seed)
+        snprintf(err, errlen, "%s: trained with seed %.0f, this run has seed %llu (resume with the same --seed)",
+                 path, stored_seed, (unsigned long long)seed);
     else if (read_block(f, "params", m, s->params, msg, sizeof msg) != 0 ||
              read_block(f, "adam_m", m, s->m, msg, sizeof msg) != 0 ||
-             read_block(f, "adam_v", m, s->v, msg, sizeof msg) != 0)
+             read_block(f, "adam_v", m, s->v, msg, sizeof msg) != 0 ||
+             block_finite(m, "params", s->params, msg, sizeof msg) != 0 ||
+             block_finite(m, "adam_m", s->m, msg, sizeof msg) != 0 ||
+             block_finite(m, "adam_v", s->v, msg, sizeof msg) != 0)
         snprintf(err, errlen, "%s: %s", path, msg);
     else {
         s->step = (long)step;

@@ -99,7 +99,9 @@ void train_stepper_close(TrainStepper *t);
 
 int train_save_checkpoint(const LmModel *m, const TrainState *s, uint64_t seed, const char *path, char *err,
                           size_t errlen);
-/* Loads a checkpoint written for the same model config. */
-int train_load_checkpoint(const LmModel *m, TrainState *s, const char *path, char *err, size_t errlen);
+/* Loads a checkpoint written for the same model config with the same seed, at a step below `steps` (0: any),
+ * every value finite; -1 with a one-line message naming what is wrong. */
+int train_load_checkpoint(const LmModel *m, TrainState *s, uint64_t seed, long steps, const char *path, char *err,
+                          size_t errlen);
 
 #endif

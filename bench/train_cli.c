@@ -85,7 +85,7 @@ static int run_training(const LmModel *m, TrainConfig *tc, const TrainData *data
     if (train_state_alloc(&st, m, tc->seed, err, errlen) != 0)
         return 1;
     int rc = 0;
-    if (resume && train_load_checkpoint(m, &st, tc->checkpoint, err, errlen) != 0)
+    if (resume && train_load_checkpoint(m, &st, tc->seed, tc->steps, tc->checkpoint, err, errlen) != 0)
         rc = 2;
     if (rc == 0 && train_run(m, tc, data, &st, NULL, &r, err, errlen) != 0)
         rc = 1;

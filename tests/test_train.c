@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "h5io.h"
 #include "train.h"
 
 #define MODEL "vocab=11,d_model=16,layers=2,context=8,mixer=hyena,channel=ffn,pos_emb=0,channel.d_hidden=32"
@@ -62,7 +63,7 @@ Test(train, resumed_run_reproduces_the_uninterrupted_losses_exactly)
 
     TrainState resumed;
     cr_assert_eq(train_state_alloc(&resumed, &m, 999, err, sizeof err), 0, "%s", err); /* other init */
-    cr_assert_eq(train_load_checkpoint(&m, &resumed, ckpt, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(train_load_checkpoint(&m, &resumed, c5.seed, 10, ckpt, err, sizeof err), 0, "%s", err);
     cr_expect_eq(resumed.step, 5);
     c10.checkpoint = NULL;
     cr_assert_eq(train_run(&m, &c10, &data, &resumed, &log_part, &r, err, sizeof err), 0, "%s", err);
@@ -98,7 +99,7 @@ Test(train, nan_loss_stops_the_run_and_keeps_the_last_checkpoint)
     cr_expect(strstr(err, "NaN") != NULL && strstr(err, "step 4") != NULL, "message: %s", err);
     TrainState back;
     cr_assert_eq(train_state_alloc(&back, &m, 1, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(train_load_checkpoint(&m, &back, ckpt, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(train_load_checkpoint(&m, &back, c.seed, 0, ckpt, err, sizeof err), 0, "%s", err);
     cr_expect_eq(back.step, 3, "the checkpoint from before the NaN is intact");
     cr_expect(isfinite(back.params[m.tensors[0].spec.offset + 3]));
     unlink(ckpt);
@@ -128,9 +129,51 @@ Test(train, checkpoint_of_another_model_is_refused_with_both_configs_named)
     cr_assert_eq(train_state_alloc(&s, &other, 1, err, sizeof err), 0, "%s", err);
     cr_assert_eq(train_save_checkpoint(&other, &s, 1, ckpt, err, sizeof err), 0, "%s", err);
     cr_assert_eq(train_state_alloc(&t, &m, 1, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(train_load_checkpoint(&m, &t, ckpt, err, sizeof err), -1);
+    cr_expect_eq(train_load_checkpoint(&m, &t, 1, 0, ckpt, err, sizeof err), -1);
     cr_expect(strstr(err, "d_model=8") != NULL && strstr(err, "d_model=16") != NULL, "message: %s", err);
     unlink(ckpt);
     train_state_free(&s), train_state_free(&t);
     lm_destroy(&m), lm_destroy(&other);
+}
+
+/* A checkpoint is validated before it is trusted: its step, its seed against this run's, the steps still to
+ * train, and every stored value finite. Each failure names what is wrong. */
+Test(train, untrustworthy_checkpoints_are_refused_with_the_reason)
+{
+    LmModel m;
+    make_model(&m);
+    char err[1024], ckpt[64];
+    snprintf(ckpt, sizeof ckpt, "/tmp/subq_badckpt_%ld.h5", (long)getpid());
+    TrainState s, t;
+    cr_assert_eq(train_state_alloc(&s, &m, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(train_state_alloc(&t, &m, 1, err, sizeof err), 0, "%s", err);
+    s.step = 5;
+    cr_assert_eq(train_save_checkpoint(&m, &s, 42, ckpt, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(train_load_checkpoint(&m, &t, 42, 10, ckpt, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(train_load_checkpoint(&m, &t, 43, 10, ckpt, err, sizeof err), -1);
+    cr_expect(strstr(err, "seed 42") && strstr(err, "seed 43"), "%s", err);
+    cr_expect_eq(train_load_checkpoint(&m, &t, 42, 5, ckpt, err, sizeof err), -1);
+    cr_expect(strstr(err, "already at step 5") != NULL, "%s", err);
+
+    const double bad_steps[] = {NAN, 1e30, -5, 2.5};
+    for (size_t i = 0; i < sizeof bad_steps / sizeof bad_steps[0]; i++) {
+        H5File *f = h5io_create_atomic(ckpt, err, sizeof err);
+        cr_assert_not_null(f, "%s", err);
+        char config[4 * LM_CONFIG_LEN];
+        lm_config_string(&m, config, sizeof config);
+        cr_assert_eq(h5io_attr_str(f, "/", "model_config", config, err, sizeof err), 0);
+        cr_assert_eq(h5io_attr_double(f, "/", "step", bad_steps[i], err, sizeof err), 0);
+        cr_assert_eq(h5io_attr_int(f, "/", "seed", 42, err, sizeof err), 0);
+        cr_assert_eq(h5io_commit(f, err, sizeof err), 0, "%s", err);
+        cr_expect_eq(train_load_checkpoint(&m, &t, 42, 0, ckpt, err, sizeof err), -1, "step %g", bad_steps[i]);
+        cr_expect(strstr(err, "is not a step count") != NULL, "%s", err);
+    }
+
+    s.params[m.tensors[1].spec.offset] = NAN;
+    cr_assert_eq(train_save_checkpoint(&m, &s, 42, ckpt, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(train_load_checkpoint(&m, &t, 42, 0, ckpt, err, sizeof err), -1);
+    cr_expect(strstr(err, "non-finite") && strstr(err, m.tensors[1].spec.name), "%s", err);
+    unlink(ckpt);
+    train_state_free(&s), train_state_free(&t);
+    lm_destroy(&m);
 }
