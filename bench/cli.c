@@ -93,8 +93,29 @@ int cli_double(const char *option, const char *text, double lo, double hi, doubl
     return 0;
 }
 
-void cli_print_options(const CliOption *opts, int count)
+void cli_print_options(FILE *out, const CliOption *opts, int count)
 {
-    for (int i = 0; i < count; i++)
-        fprintf(stderr, "  --%s%s  %s\n", opts[i].name, opts[i].takes_value ? " VALUE" : "", opts[i].help);
+    for (int i = 0; i < count; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s", opts[i].name, opts[i].takes_value ? " VALUE" : "");
+        fprintf(out, "  %-26s %s\n", flag, opts[i].help);
+    }
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+int cli_help(const char *usage, const CliOption *opts, int count)
+{
+    printf("usage: %s\n", usage);
+    if (count > 0) {
+        printf("options:\n");
+        cli_print_options(stdout, opts, count);
+    }
+    return 0;
 }

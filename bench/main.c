@@ -31,7 +31,8 @@ static int usage(FILE *out)
                  "  subq op spec --op NAME [--config K=V,...]     parameter names and shapes\n"
                  "  subq op run --op NAME [--config ...] --in IN.h5 --out OUT.h5 [--seed S]\n"
                  "  subq bench op --op NAME [--config ...] [--batch B] [--seq-len L] [--forward-only]\n"
-                 "  subq train --model CFG --data NAME [--steps N] [--checkpoint F [--resume]]  one LM training run\n"
+                 "  subq train --model CFG --data NAME [--steps N] [--batch B] [--lr X] [--seed S] [--quiet]\n"
+                 "             [--checkpoint F [--checkpoint-every N] [--resume]]  one LM training run\n"
                  "  subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT] [--force] [--list]\n"
                  "  subq results show FILE.h5                    a readable table of a results file\n"
                  "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
@@ -42,7 +43,8 @@ static int usage(FILE *out)
                  "  subq report [--results-dir results]          write results/REPORT.md from the results files\n"
                  "  subq report --readme-table | --check-readme README.md   the README's claims table\n"
                  "  subq data fetch|info NAME [--cache DIR]         datasets: " DATA_NAMES "\n"
-                 "  subq version                                 build and library provenance\n");
+                 "  subq version                                 build and library provenance\n"
+                 "Every command takes --help.\n");
     return out == stderr ? EXIT_BAD_INPUT : 0;
 }
 
@@ -65,14 +67,23 @@ static int parse_or_complain(const char *command, CliOption *opts, int count, in
 
 static int cmd_op(int argc, char **argv)
 {
-    if (argc < 1)
-        return fail(EXIT_BAD_INPUT, "op", "expected list, spec or run");
     CliOption opts[] = {
         {"op", 1, "operator name (subq op list)", NULL},      {"config", 1, "k=v,... (defaults otherwise)", NULL},
         {"in", 1, "input HDF5 file", NULL},                   {"out", 1, "output HDF5 file", NULL},
         {"seed", 1, "seed for parameters absent from IN", NULL},
     };
+    if (cli_wants_help(argc, argv))
+        return cli_help("subq op list | subq op spec --op NAME [--config K=V,...] | subq op run --op NAME "
+                        "[--config K=V,...] --in IN.h5 --out OUT.h5 [--seed S]",
+                        opts, COUNT(opts));
+    if (argc < 1)
+        return fail(EXIT_BAD_INPUT, "op", "expected list, spec or run");
     const char *sub = argv[0];
+    if (strcmp(sub, "list") != 0 && strcmp(sub, "spec") != 0 && strcmp(sub, "run") != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "unknown subcommand '%.64s' (expected list, spec or run)", sub);
+        return fail(EXIT_BAD_INPUT, "op", msg);
+    }
     if (parse_or_complain("op", opts, COUNT(opts), argc - 1, argv + 1) != 0)
         return EXIT_BAD_INPUT;
     const char *name = cli_value(opts, COUNT(opts), "op"), *config = cli_value(opts, COUNT(opts), "config");
@@ -88,8 +99,6 @@ static int cmd_op(int argc, char **argv)
         int rc = oprun_spec(name, config, stdout, err, sizeof err);
         return rc ? fail(rc, "op spec", err) : 0;
     }
-    if (strcmp(sub, "run") != 0)
-        return fail(EXIT_BAD_INPUT, "op", "expected list, spec or run");
     const char *in = cli_value(opts, COUNT(opts), "in"), *out = cli_value(opts, COUNT(opts), "out");
     const char *seed_text = cli_value(opts, COUNT(opts), "seed");
     uint64_t seed = 0;
@@ -121,13 +130,16 @@ static int bench_sizes(const CliOption *opts, int count, long *B, long *L, uint6
 
 static int cmd_bench(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "op") != 0)
-        return fail(EXIT_BAD_INPUT, "bench", "expected `subq bench op ...`");
     CliOption opts[] = {
         {"op", 1, "operator name", NULL},       {"config", 1, "k=v,...", NULL},
         {"batch", 1, "batch size (1)", NULL},   {"seq-len", 1, "sequence length (1024)", NULL},
         {"seed", 1, "seed (0)", NULL},          {"forward-only", 0, "skip forward+backward", NULL},
     };
+    if (cli_wants_help(argc, argv))
+        return cli_help("subq bench op --op NAME [--config K=V,...] [--batch B] [--seq-len L] [--forward-only]", opts,
+                        COUNT(opts));
+    if (argc < 1 || strcmp(argv[0], "op") != 0)
+        return fail(EXIT_BAD_INPUT, "bench", "expected `subq bench op ...`");
     if (parse_or_complain("bench op", opts, COUNT(opts), argc - 1, argv + 1) != 0)
         return EXIT_BAD_INPUT;
     char err[ERR_LEN];
@@ -139,7 +151,8 @@ static int cmd_bench(int argc, char **argv)
     if (bench_sizes(opts, COUNT(opts), &B, &L, &seed, err, sizeof err) != 0)
         return fail(EXIT_BAD_INPUT, "bench op", err);
     Op op;
-    if (op_configure(&op, name, config ? config : "", err, sizeof err) != 0)
+    if (op_configure(&op, name, config ? config : "", err, sizeof err) != 0 ||
+        op_check_shape(&op, (int)B, (int)L, err, sizeof err) != 0) /* before the calibration's seconds */
         return fail(EXIT_BAD_INPUT, "bench op", err);
     TimingPolicy policy = timing_default_policy();
     TimingStats calib;
@@ -179,18 +192,24 @@ static int cmd_reproduce(int argc, char **argv, int threads)
         {"quiet", 0, "no progress lines", NULL},           {"results-dir", 1, "where results go (results)", NULL},
         {"seed", 1, "seed (0)", NULL},
     };
+    if (cli_wants_help(argc, argv))
+        return cli_help("subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT] [--force] [--list]", opts,
+                        COUNT(opts));
     if (parse_or_complain("reproduce", opts, COUNT(opts), argc, argv) != 0)
         return EXIT_BAD_INPUT;
-    if (cli_value(opts, COUNT(opts), "list")) {
-        list_experiments();
-        return 0;
-    }
     char err[ERR_LEN];
     ReproContext ctx = {.profile = PROFILE_DEFAULT, .results_dir = "results", .threads = threads};
     const char *profile = cli_value(opts, COUNT(opts), "profile"), *dir = cli_value(opts, COUNT(opts), "results-dir");
     const char *seed = cli_value(opts, COUNT(opts), "seed");
+    /* Every option is checked before anything runs, --list included. */
     if (profile && repro_profile_from_name(profile, &ctx.profile) != 0)
         return fail(EXIT_BAD_INPUT, "reproduce", "--profile must be smoke, default or paper");
+    if (cli_value(opts, COUNT(opts), "list")) {
+        if (seed && cli_u64("seed", seed, &ctx.seed, err, sizeof err) != 0)
+            return fail(EXIT_BAD_INPUT, "reproduce", err);
+        list_experiments();
+        return 0;
+    }
     if (seed && cli_u64("seed", seed, &ctx.seed, err, sizeof err) != 0)
         return fail(EXIT_BAD_INPUT, "reproduce", err);
     ctx.results_dir = dir ? dir : ctx.results_dir;
@@ -227,6 +246,10 @@ static int results_heatmap(const char *file, const char *dataset, const char *ou
 
 static int cmd_results(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help("subq results show FILE.h5 | subq results export FILE.h5 DIR | subq results heatmap FILE.h5 "
+                        "DATASET OUT.png",
+                        NULL, 0);
     char err[ERR_LEN];
     if (argc == 3 && strcmp(argv[0], "export") == 0) {
         int files = show_export(argv[1], argv[2], err, sizeof err);
@@ -245,6 +268,10 @@ static int cmd_results(int argc, char **argv)
 
 static int cmd_compare(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help("subq compare BASE.h5 NEW.h5... | subq compare BASE.h5... --vs NEW.h5... [--threshold F] "
+                        "[--metric SUFFIX] | subq compare --identical A.h5 B.h5 (exit 3: a regression or a difference)",
+                        NULL, 0);
     char err[ERR_LEN];
     if (argc >= 1 && strcmp(argv[0], "--identical") == 0) {
         if (argc != 3)
@@ -285,6 +312,9 @@ static int cmd_report(int argc, char **argv)
                         {"readme-table", 0, "print the README's claims table instead of writing REPORT.md", NULL},
                         {"check-readme", 1, "compare README's claims table with the generated one (exit 3 if not)",
                          NULL}};
+    if (cli_wants_help(argc, argv))
+        return cli_help("subq report [--results-dir DIR] [--published TSV] [--readme-table | --check-readme README.md]",
+                        opts, COUNT(opts));
     if (parse_or_complain("report", opts, COUNT(opts), argc, argv) != 0)
         return EXIT_BAD_INPUT;
     const char *dir = cli_value(opts, COUNT(opts), "results-dir"), *pub = cli_value(opts, COUNT(opts), "published");
@@ -312,9 +342,11 @@ static int cmd_report(int argc, char **argv)
 
 static int cmd_data(int argc, char **argv)
 {
+    CliOption opts[] = {{"cache", 1, "cache directory (" DATA_CACHE_DIR ")", NULL}};
+    if (cli_wants_help(argc, argv))
+        return cli_help("subq data info|fetch NAME [--cache DIR]  (NAME: " DATA_NAMES ")", opts, COUNT(opts));
     if (argc < 2 || (strcmp(argv[0], "info") != 0 && strcmp(argv[0], "fetch") != 0))
         return fail(EXIT_BAD_INPUT, "data", "expected `subq data info NAME` or `subq data fetch NAME` (" DATA_NAMES ")");
-    CliOption opts[] = {{"cache", 1, "cache directory (" DATA_CACHE_DIR ")", NULL}};
     if (parse_or_complain("data", opts, COUNT(opts), argc - 2, argv + 2) != 0)
         return EXIT_BAD_INPUT;
     const char *cache = cli_value(opts, COUNT(opts), "cache");
@@ -364,7 +396,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "results") == 0)
         return cmd_results(argc - 2, argv + 2);
     if (strcmp(command, "version") == 0)
-        return cmd_version(threads);
+        return cli_wants_help(argc - 2, argv + 2) ? cli_help("subq version", NULL, 0) : cmd_version(threads);
     if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0)
         return usage(stdout);
     fprintf(stderr, "subq: unknown command '%s'\n", command);

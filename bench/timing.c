@@ -136,7 +136,7 @@ int timing_setup_threads(char *err, size_t errlen)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 1;
     const char *env = getenv("SUBQ_THREADS");
-    if (env && *env) {
+    if (env) { /* set but empty is a mistake too (a script's unset variable), not "all cores" */
         char *end;
         long v = strtol(env, &end, 10);
         if (*end != '\0' || v < 1 || v > 1024) {

@@ -60,7 +60,8 @@ static int open_data(const char *name, TextDataset *text, RecallDataset *recall,
     memset(text, 0, sizeof *text);
     if (strncmp(name, "recall:", 7) == 0) {
         RecallConfig c = {0, 0, 1, RECALL_TARGETS_ALL};
-        if (sscanf(name + 7, "%d:%d:%d", &c.vocab, &c.seq_len, &c.n_queries) < 2) {
+        int used = 0, fields = sscanf(name + 7, "%d:%d%n:%d%n", &c.vocab, &c.seq_len, &used, &c.n_queries, &used);
+        if (fields < 2 || name[7 + used] != '\0') { /* "recall:10:16junk" is a typo, not 16 */
             snprintf(err, errlen, "--data recall:VOCAB:SEQ_LEN[:QUERIES], got '%s'", name);
             return -1;
         }
@@ -97,9 +98,13 @@ static int run_training(const LmModel *m, TrainConfig *tc, const TrainData *data
     return rc;
 }
 
+#define TRAIN_USAGE "subq train --model CONFIG --data NAME [options]  one language-model training run"
+
 int train_cli(int argc, char **argv)
 {
     char err[1024];
+    if (cli_wants_help(argc, argv))
+        return cli_help(TRAIN_USAGE, train_options, COUNT(train_options));
     if (cli_parse(train_options, COUNT(train_options), argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "subq train: %s\n", err);
         return 2;

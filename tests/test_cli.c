@@ -1,0 +1,63 @@
+/* The command line, run as a user runs it (./subq, built by `make test` beside the tests): --help everywhere,
+ * unknown subcommands named, every option checked before anything runs, and bad environment refused. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs `./subq ARGS` through the shell (env assignments may lead); returns its exit status and its combined
+ * output's first 4 KiB. */
+static int run_subq(const char *args, char *out, size_t len)
+{
+    if (access("./subq", X_OK) != 0)
+        cr_skip_test("./subq is not built here (make test builds it)");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s 2>&1", args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    char drain[4096];
+    while (fread(drain, 1, sizeof drain, p) > 0) /* the rest, so the child never blocks on a full pipe */
+        ;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(cli, every_command_prints_its_usage_on_help_and_exits_0)
+{
+    const char *commands[] = {"op", "op run", "bench op", "reproduce", "train", "data", "report", "results",
+                              "compare", "version"};
+    char out[4096], args[128];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        snprintf(args, sizeof args, "./subq %s --help", commands[i]);
+        cr_expect_eq(run_subq(args, out, sizeof out), 0, "%s", args);
+        cr_expect(strncmp(out, "usage: subq ", 12) == 0, "%s printed: %.200s", args, out);
+    }
+    run_subq("./subq train --help", out, sizeof out);
+    const char *train_options[] = {"--model", "--data", "--steps", "--batch", "--lr", "--seed", "--checkpoint ",
+                                   "--checkpoint-every", "--resume", "--quiet"};
+    for (size_t i = 0; i < sizeof train_options / sizeof train_options[0]; i++)
+        cr_expect(strstr(out, train_options[i]) != NULL, "train's usage lacks %s", train_options[i]);
+}
+
+Test(cli, mistakes_are_one_line_errors_with_exit_2)
+{
+    char out[4096];
+    cr_expect_eq(run_subq("./subq op bogus", out, sizeof out), 2);
+    cr_expect(strstr(out, "unknown subcommand 'bogus'") != NULL, "%s", out);
+    cr_expect_eq(run_subq("./subq reproduce --profile bogus --list", out, sizeof out), 2, "%s", out);
+    cr_expect_eq(run_subq("SUBQ_THREADS= ./subq version", out, sizeof out), 2, "%s", out);
+    cr_expect(strstr(out, "SUBQ_THREADS") != NULL, "%s", out);
+    cr_expect_eq(run_subq("./subq train --model vocab=16,d_model=8,layers=1,context=16 --data recall:10:16junk", out,
+                          sizeof out),
+                 2, "%s", out);
+    cr_expect(strstr(out, "recall:10:16junk") != NULL, "%s", out);
+    /* A shape the operator cannot take fails before the calibration sgemm spends its seconds. */
+    cr_expect_eq(run_subq("./subq bench op --op fftconv --config l_max=64 --seq-len 128", out, sizeof out), 2);
+    cr_expect(strstr(out, "exceeds l_max") != NULL && strstr(out, "calibration") == NULL, "%s", out);
+    cr_expect_eq(run_subq("./subq op run --op hyena --config w=inf --in x.h5 --out y.h5", out, sizeof out), 2);
+    cr_expect(strstr(out, "finite number") != NULL, "%s", out);
+}
