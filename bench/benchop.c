@@ -46,7 +46,7 @@ BenchOpStatus benchop_open(BenchOpSession *s, const Op *op, int B, int L, int wi
         return BENCHOP_TOO_BIG;
     }
     if (opbuf_alloc(&s->buf, op, B, L, with_backward, err, errlen) != 0)
-        return BENCHOP_ERROR;
+        return BENCHOP_TOO_BIG; /* it fails only for memory */
     fill_inputs(op, &s->buf, seed);
     s->op = op;
     s->with_backward = with_backward;

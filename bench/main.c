@@ -21,6 +21,7 @@
 #include "train_cli.h"
 
 #define EXIT_BAD_INPUT 2
+#define EXIT_OUT_OF_MEMORY 1 /* every out-of-memory, as every other failure of the machine */
 #define ERR_LEN 1024
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -154,20 +155,24 @@ static int cmd_bench(int argc, char **argv)
     if (op_configure(&op, name, config ? config : "", err, sizeof err) != 0 ||
         op_check_shape(&op, (int)B, (int)L, err, sizeof err) != 0) /* before the calibration's seconds */
         return fail(EXIT_BAD_INPUT, "bench op", err);
+    int with_backward = !cli_value(opts, COUNT(opts), "forward-only");
+    char what[96];
+    snprintf(what, sizeof what, "%s at B=%ld L=%ld", name, B, L);
+    if (timing_check_memory(opbuf_bytes(&op, (int)B, (int)L, with_backward), what, err, sizeof err) != 0)
+        return fail(EXIT_OUT_OF_MEMORY, "bench op", err);
     TimingPolicy policy = timing_default_policy();
     TimingStats calib;
     double calib_gflops = timing_calibration_gflops(&policy, &calib);
     if (calib_gflops <= 0)
-        return fail(1, "bench op", "out of memory for the calibration sgemm");
+        return fail(EXIT_OUT_OF_MEMORY, "bench op", "out of memory for the calibration sgemm");
     char canon[1024];
     op_config_string(&op, canon, sizeof canon);
     printf("%s %s  B=%ld L=%ld\n", name, canon, B, L);
     print_bench("calibration", &calib, calib_gflops, calib_gflops);
     BenchOpResult r;
-    int with_backward = !cli_value(opts, COUNT(opts), "forward-only");
     BenchOpStatus st = benchop_run(&op, (int)B, (int)L, with_backward, &policy, 0, seed, &r, err, sizeof err);
     if (st != BENCHOP_OK)
-        return fail(st == BENCHOP_TOO_BIG ? 1 : EXIT_BAD_INPUT, "bench op", err);
+        return fail(st == BENCHOP_TOO_BIG ? EXIT_OUT_OF_MEMORY : EXIT_BAD_INPUT, "bench op", err);
     print_bench("forward", &r.forward, r.gflops_forward, calib_gflops);
     if (with_backward)
         print_bench("forward+backward", &r.training, r.gflops_training, calib_gflops);

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "timing.h"
+
 typedef struct OpSizes {
     size_t x, y, params, act, ws;
 } OpSizes;
@@ -47,6 +49,10 @@ int opbuf_alloc(OpBuffers *buf, const Op *op, int B, int L, int with_backward, c
     buf->B = B, buf->L = L, buf->d_in = op_d_in(op), buf->d_out = op_d_out(op);
     buf->with_backward = with_backward;
     buf->n_x = s.x, buf->n_y = s.y, buf->n_params = s.params, buf->n_act = s.act, buf->n_ws = s.ws;
+    char what[96];
+    snprintf(what, sizeof what, "%s at B=%d L=%d", op->info->name, B, L);
+    if (timing_check_memory(opbuf_bytes(op, B, L, with_backward), what, err, errlen) != 0)
+        return -1;
     int rc = alloc_zeroed(&buf->x, s.x) | alloc_zeroed(&buf->y, s.y) | alloc_zeroed(&buf->params, s.params) |
              alloc_zeroed(&buf->act, s.act) | alloc_zeroed(&buf->ws_buf, s.ws);
     if (with_backward)

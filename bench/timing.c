@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -117,7 +118,8 @@ void timing_reset_peak_memory(void)
     }
 }
 
-size_t timing_peak_memory_bytes(void)
+/* A "Key: N kB" line of /proc/self/status, in bytes (0 if unknown). */
+static size_t status_kib_field(const char *format)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
@@ -125,10 +127,44 @@ size_t timing_peak_memory_bytes(void)
     char line[256];
     size_t kib = 0;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %zu kB", &kib) == 1)
+        if (sscanf(line, format, &kib) == 1)
             break;
     fclose(f);
     return kib * 1024;
+}
+
+size_t timing_peak_memory_bytes(void) { return status_kib_field("VmHWM: %zu kB"); }
+
+size_t timing_current_memory_bytes(void) { return status_kib_field("VmSize: %zu kB"); }
+
+/* MemAvailable (what can be allocated without swapping out others) and the address-space limit. Linux
+ * overcommits: malloc succeeds beyond both, and the kernel kills the process when the pages are touched. */
+int timing_check_memory(size_t bytes, const char *what, char *err, size_t errlen)
+{
+    size_t available = (size_t)-1;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        size_t kib;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %zu kB", &kib) == 1) {
+                available = kib * 1024;
+                break;
+            }
+        fclose(f);
+    }
+    struct rlimit lim;
+    const char *which = "available memory (MemAvailable)";
+    if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < available) {
+        size_t used = timing_current_memory_bytes();
+        available = lim.rlim_cur > used ? lim.rlim_cur - used : 0;
+        which = "the address-space limit (ulimit -v)";
+    }
+    if (bytes <= available)
+        return 0;
+    snprintf(err, errlen, "%s needs %.2f GiB, more than the %.2f GiB of %s", what, (double)bytes / (1u << 30),
+             (double)available / (1u << 30), which);
+    return -1;
 }
 
 int timing_setup_threads(char *err, size_t errlen)

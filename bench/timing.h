@@ -43,6 +43,12 @@ double timing_calibration_gflops(const TimingPolicy *policy, TimingStats *stats)
  * writes "5" to /proc/self/clear_refs, which resets VmHWM to the current RSS. */
 void timing_reset_peak_memory(void);
 size_t timing_peak_memory_bytes(void);
+/* The process's address-space size (VmSize), in bytes (0 if unknown). */
+size_t timing_current_memory_bytes(void);
+/* Checks before a large allocation that `bytes` fit in available memory and under RLIMIT_AS: with Linux's
+ * overcommit a request that does not fit succeeds and the process is killed later, with no message. -1 with
+ * "<what> needs X GiB, more than the Y GiB of ..." otherwise. */
+int timing_check_memory(size_t bytes, const char *what, char *err, size_t errlen);
 
 /* Threads used by OpenMP and BLAS: SUBQ_THREADS if set (validated), else all cores. Applies it and returns
  * it, or -1 with a message for a bad value. */

@@ -20,6 +20,8 @@ TrainConfig train_defaults(void)
 int train_state_alloc_floats(TrainState *s, size_t n_params, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    if (timing_check_memory(3 * n_params * sizeof(float), "the parameters and AdamW moments", err, errlen) != 0)
+        return -1;
     s->params = core_alloc_floats(n_params);
     s->m = core_alloc_floats(n_params);
     s->v = core_alloc_floats(n_params);
@@ -103,6 +105,11 @@ static void buffers_free(TrainBuffers *b)
 static int buffers_alloc(TrainBuffers *b, const LmModel *m, int B, int T, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
+    size_t floats = lm_act_floats(m, B, T) + lm_workspace_floats(m, B, T) + m->n_params;
+    char what[64];
+    snprintf(what, sizeof what, "training at batch %d x %d", B, T);
+    if (timing_check_memory(floats * sizeof(float) + 2 * sizeof(int) * (size_t)B * T, what, err, errlen) != 0)
+        return -1;
     b->ids = malloc(sizeof(int) * (size_t)B * T);
     b->targets = malloc(sizeof(int) * (size_t)B * T);
     b->act = core_alloc_floats(lm_act_floats(m, B, T));

@@ -61,3 +61,17 @@ Test(cli, mistakes_are_one_line_errors_with_exit_2)
     cr_expect_eq(run_subq("./subq op run --op hyena --config w=inf --in x.h5 --out y.h5", out, sizeof out), 2);
     cr_expect(strstr(out, "finite number") != NULL, "%s", out);
 }
+
+/* Out of memory is an error with the size and exit 1, checked before anything is touched: with Linux's
+ * overcommit the allocation itself would succeed and the kernel would kill the process without a word. */
+Test(cli, out_of_memory_is_a_one_line_error_with_exit_1)
+{
+    char out[4096];
+    cr_expect_eq(run_subq("./subq bench op --op ffn --config d_model=8,d_hidden=200000000", out, sizeof out), 1);
+    cr_expect(strstr(out, "needs") != NULL && strstr(out, "GiB") != NULL && strstr(out, "calibration") == NULL, "%s",
+              out);
+    cr_expect_eq(run_subq("(ulimit -v 3000000; ./subq bench op --op ffn --config d_model=64,d_hidden=1000000)", out,
+                          sizeof out),
+                 1);
+    cr_expect(strstr(out, "address-space limit") != NULL, "%s", out);
+}
