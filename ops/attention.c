@@ -14,11 +14,14 @@
 __attribute__((__simd__("notinbranch"))) float expf(float);
 
 /* Tile sizes of the tiled kernel, in rows. Forward: a query block keeps its output rows (QB x hd) and its
- * score tile (QB x KB, 128 KiB) in L2 while the key blocks stream past. Backward: a key block keeps its dK,
- * dV rows (KB x hd) hot while the query blocks stream past. Measured at L=4096, D=768, H=12 on 2 Zen 4
- * cores: 64..192 x 256..512 forward and 64..256 x 128..256 backward all land within 5% of each other
- * (the OpenBLAS kernel dominates; its packing costs ~12%); smaller tiles lose 10-25%. */
-#define FWD_QUERY_BLOCK 128
+ * score tile (QB x KB, 256 KiB) in L2 while the key blocks stream past; every query block streams all the keys
+ * before it, so the keys and values are read L / QB times. Measured at D=768, H=12, 2 threads of an AMD EPYC
+ * (Zen 4) VM, alternating runs, forward minimum: QB 256 x KB 256 against 128 x 256 is level at L=1024 (36.5 vs
+ * 36.0 ms), 5% faster at L=4096 (300 vs 316 ms) and 7-15% faster at L=16384 (3151-3182 vs 3406-3720 ms);
+ * 256 x 512 is level with 256 x 256, and 64 x 512 is 10-20% slower. Backward: a key block keeps its dK, dV
+ * rows (KB x hd) hot while the query blocks stream past; 64..256 x 128..256 land within 5% at L=4096. The
+ * OpenBLAS kernel dominates either way (76% of the forward's samples; its packing another 10%). */
+#define FWD_QUERY_BLOCK 256
 #define FWD_KEY_BLOCK 256
 #define BWD_QUERY_BLOCK 128
 #define BWD_KEY_BLOCK 128

@@ -19,7 +19,7 @@
 #define GRAD_TOL 1e-2
 
 /* Lengths around the tile sizes (64-row query blocks, 128- and 256-row key blocks) and off them. */
-static const int odd_lengths[] = {1, 5, 63, 64, 65, 200, 257};
+static const int odd_lengths[] = {1, 5, 63, 64, 65, 200, 257, 513}; /* 513: three forward query blocks */
 #define N_LENGTHS (int)(sizeof odd_lengths / sizeof odd_lengths[0])
 /* Several head widths: hd = 8, 12 and an odd 5. */
 static const char *const shapes[] = {"d_model=16,n_heads=2", "d_model=36,n_heads=3", "d_model=40,n_heads=8"};
