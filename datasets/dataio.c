@@ -131,6 +131,31 @@ static void remove_stale_temporaries(const char *dir)
     closedir(d);
 }
 
+/* The target of a symbolic link whose target does not exist yet, relative to the link's directory; -1 unless
+ * that target's directory exists and the target is not itself a link. */
+static int dangling_target(const char *path, char *dest)
+{
+    char target[DATAIO_PATH_LEN];
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n <= 0)
+        return -1;
+    target[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    if (target[0] == '/' || !slash)
+        snprintf(dest, DATAIO_PATH_LEN, "%s", target);
+    else if ((size_t)snprintf(dest, DATAIO_PATH_LEN, "%.*s/%s", (int)(slash - path), path, target) >= DATAIO_PATH_LEN)
+        return -1;
+    struct stat st;
+    if (lstat(dest, &st) == 0)
+        return -1; /* exists after all (a loop, or another link): refuse rather than guess */
+    char dir[DATAIO_PATH_LEN];
+    snprintf(dir, sizeof dir, "%s", dest);
+    char *end = strrchr(dir, '/');
+    if (end)
+        end == dir ? (void)(dir[1] = '\0') : (void)(*end = '\0');
+    return !end || dataio_is_dir(dir) ? 0 : -1;
+}
+
 /* dest = path, or the target of the symbolic link at path; -1 with a message for what must not be replaced. */
 static int output_destination(const char *path, char *dest, int *through, char *err, size_t errlen)
 {
@@ -146,15 +171,18 @@ static int output_destination(const char *path, char *dest, int *through, char *
     }
     if (S_ISLNK(st.st_mode)) {
         char resolved[PATH_MAX];
-        if (!realpath(path, resolved)) {
+        if (realpath(path, resolved)) {
+            if (stat(resolved, &st) != 0) {
+                snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+                return -1;
+            }
+            snprintf(dest, DATAIO_PATH_LEN, "%s", resolved);
+        } else if (errno == ENOENT && dangling_target(path, dest) == 0) {
+            return 0; /* a link to a file yet to be written: write the file, keep the link */
+        } else {
             snprintf(err, errlen, "%s: a symbolic link whose target cannot be resolved (%s)", path, strerror(errno));
             return -1;
         }
-        if (stat(resolved, &st) != 0) {
-            snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-            return -1;
-        }
-        snprintf(dest, DATAIO_PATH_LEN, "%s", resolved);
     } else
         snprintf(dest, DATAIO_PATH_LEN, "%s", path);
     if (S_ISCHR(st.st_mode))

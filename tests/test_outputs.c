@@ -57,6 +57,15 @@ Test(outputs, what_is_at_the_destination_decides)
     cr_expect(len == 4 && memcmp(data, "new!", 4) == 0);
     free(data);
 
+    /* A link to a file not written yet: the file is written where the link points, the link stays. */
+    char dangling[256], fresh[256];
+    snprintf(dangling, sizeof dangling, "%s/later.txt", dir);
+    snprintf(fresh, sizeof fresh, "%s/fresh.txt", dir);
+    cr_assert_eq(symlink("fresh.txt", dangling), 0);
+    cr_expect_eq(dataio_write_file(dangling, "hi", 2, err, sizeof err), 0, "%s", err);
+    cr_expect(lstat(dangling, &st) == 0 && S_ISLNK(st.st_mode) && stat(fresh, &st) == 0 && st.st_size == 2);
+    unlink(dangling), unlink(fresh);
+
     /* A character device is written through, never replaced: a null device of our own (major 1, minor 3, as
      * /dev/null), so a regression cannot turn the machine's /dev/null into a file. Needs root for mknod. */
     snprintf(path, sizeof path, "%s/null", dir);
