@@ -99,7 +99,7 @@ void report_peers_section(FILE *out, const char *results_dir)
         return;
     }
     char version[64] = "?", mkl[64] = "?", onednn[64] = "?", cap[32] = "?", threads[16] = "?", profile[32] = "?",
-         cpu[160] = "?";
+         cpu[160] = "?", commit[48] = "?", date[40] = "?";
     h5io_read_attr_str(f, "/", "torch_version", version, sizeof version);
     h5io_read_attr_str(f, "/", "torch_mkl", mkl, sizeof mkl);
     h5io_read_attr_str(f, "/", "torch_onednn", onednn, sizeof onednn);
@@ -107,12 +107,16 @@ void report_peers_section(FILE *out, const char *results_dir)
     h5io_read_attr_str(f, "/", "torch_threads", threads, sizeof threads);
     h5io_read_attr_str(f, "/", "profile", profile, sizeof profile);
     h5io_read_attr_str(f, "/", "cpu_model", cpu, sizeof cpu);
-    fprintf(out, "PyTorch %s (MKL %s, oneDNN %s, %s kernels, %s threads) against subq on %s, profile `%s`. Each cell: "
+    h5io_read_attr_str(f, "/", "git_commit", commit, sizeof commit);
+    h5io_read_attr_str(f, "/", "date_utc", date, sizeof date);
+    commit[strlen(commit) > 7 ? 7 : strlen(commit)] = '\0';
+    fprintf(out, "PyTorch %s (MKL %s, oneDNN %s, %s kernels, %s threads) against subq at commit %s on %s, %s, "
+                 "profile `%s`. Each cell: "
                  "PyTorch time / subq time of the fastest repetitions (above 1: subq is faster), the lowest and "
                  "highest per-round ratio in brackets, the outcome (a spread containing 1 is level), then subq's "
                  "and PyTorch's rates as fractions of the in-run calibration sgemm (analytic FLOPs / fastest "
                  "time).\n\n",
-            version, mkl, onednn, cap, threads, cpu, profile);
+            version, mkl, onednn, cap, threads, commit, cpu, date, profile);
     char runs[MAX_POINTS][128], order[2048] = "";
     int n = 0;
     if (h5io_read_attr_str(f, "/", "point_order", order, sizeof order) == 0) {
