@@ -228,10 +228,38 @@ size_t fftconv_act_floats(const FftconvConfig *cfg, int B, int L)
     return fftconv_cm_spectra_floats(B, cfg->d_model, L);
 }
 
+/* The registered operator works on (B, L, D) tensors. Channels are gathered CL_BLOCK at a time (one 64-byte
+ * line of a row) into contiguous rows in per-thread scratch, transformed there as the engine does, and the
+ * results scattered back: one pass over x and one over y, where a whole transpose before and after costs two
+ * each. */
+#define CL_BLOCK 16
+
+static size_t cl_block_floats(int L) { return ws_floats_for((size_t)CL_BLOCK * L); }
+
 size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L)
 {
     size_t tensor = ws_floats_for((size_t)B * L * cfg->d_model);
-    return 3 * tensor + fftconv_cm_workspace_floats(L);
+    size_t blocks = (size_t)omp_get_max_threads() * 2 * cl_block_floats(L);
+    return 3 * tensor + fftconv_cm_workspace_floats(L) + blocks;
+}
+
+/* rows (nc, L) = x[t, c0 + j] of one batch entry's (L, D) slice. */
+static void gather_channels(const float *x, int D, int c0, int nc, int L, float *rows)
+{
+    for (int t = 0; t < L; t++) {
+        const float *src = x + (size_t)t * D + c0;
+        for (int j = 0; j < nc; j++)
+            rows[(size_t)j * L + t] = src[j];
+    }
+}
+
+static void scatter_channels(const float *rows, int D, int c0, int nc, int L, float *y)
+{
+    for (int t = 0; t < L; t++) {
+        float *dst = y + (size_t)t * D + c0;
+        for (int j = 0; j < nc; j++)
+            dst[j] = rows[(size_t)j * L + t];
+    }
 }
 
 /* The forward keeps the kernel and input spectra in act, so the backward transforms only dy and its two
@@ -239,12 +267,38 @@ size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L)
 void fftconv_forward(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *act, int B,
                      int L, Workspace *ws)
 {
-    const int D = cfg->d_model;
-    const size_t n = (size_t)B * L * D;
-    float *u = ws_take(ws, n), *out = ws_take(ws, n);
-    core_transpose(x, u, B, L, D);
-    fftconv_cm_forward(params, cfg->l_max, params + (size_t)D * cfg->l_max, u, out, B, D, L, act, ws);
-    core_transpose(out, y, B, D, L);
+    const int D = cfg->d_model, threads = omp_get_max_threads(), blocks = (D + CL_BLOCK - 1) / CL_BLOCK;
+    const FftPlan *plan = fft_plan(2 * L);
+    float *base = ws_take(ws, fftconv_cm_workspace_floats(L));
+    float *rows = ws_take(ws, (size_t)threads * 2 * cl_block_floats(L));
+    const float *bias = params + (size_t)D * cfg->l_max, inv_n = 1.0f / (float)(2 * L);
+#pragma omp parallel num_threads(threads)
+    {
+        ConvScratch s = scratch_for_thread(base, L);
+        float *in = rows + (size_t)omp_get_thread_num() * 2 * cl_block_floats(L), *out = in + cl_block_floats(L);
+#pragma omp for schedule(dynamic, 1)
+        for (int blk = 0; blk < blocks; blk++) {
+            const int c0 = blk * CL_BLOCK, nc = D - c0 < CL_BLOCK ? D - c0 : CL_BLOCK;
+            for (int b = 0; b < B; b++) {
+                gather_channels(x + (size_t)b * L * D, D, c0, nc, L, in);
+                for (int j = 0; j < nc; j++) {
+                    const int c = c0 + j;
+                    float *kspec = kernel_spectrum(act, c, plan->stride);
+                    if (b == 0)
+                        padded_spectrum(plan, params + (size_t)c * cfg->l_max, L, inv_n, s.real, kspec);
+                    float *uspec = input_spectrum(act, b, c, D, plan->stride);
+                    const float *uc = in + (size_t)j * L;
+                    float *yc = out + (size_t)j * L;
+                    padded_spectrum(plan, uc, L, 1.0f, s.real, uspec);
+                    fft_spectrum_product(uspec, kspec, s.dspec, plan->bins, 0);
+                    fft_backward(plan, s.dspec, s.real);
+                    for (int t = 0; t < L; t++)
+                        yc[t] = s.real[t] + bias[c] * uc[t];
+                }
+                scatter_channels(out, D, c0, nc, L, y + (size_t)b * L * D);
+            }
+        }
+    }
 }
 
 void fftconv_backward(const FftconvConfig *cfg, const float *params, const float *x, const float *act,
