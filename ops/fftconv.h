@@ -4,8 +4,9 @@
  *
  * The engine (fftconv_cm_*) works channel-major, u (B, C, L), so each channel's sequence is contiguous for
  * the FFT; Hyena and S4D call it directly on their channel-major tensors. The registered operator
- * `fftconv` wraps it for (B, L, D) tensors with parameters `k` (D, l_max) and `bias` (D), using the first L
- * taps of k (L <= l_max). Config: "d_model=64,l_max=1024".
+ * `fftconv` applies it to (B, L, D) tensors (the forward gathers 16 channels at a time into contiguous rows,
+ * the backward transposes) with parameters `k` (D, l_max) and `bias` (D), using the first L taps of k
+ * (L <= l_max). Config: "d_model=64,l_max=1024".
  *
  * Zero-padding to 2L makes the circular convolution causal and exact: no output sees the future, and the
  * backward correlations (dx from dy and k, dk from dy and x) come from the same transforms. */
