@@ -65,9 +65,10 @@ static void expect_matches_direct(int L, int D)
 
 Test(fftconv, equals_direct_convolution_for_odd_and_even_lengths)
 {
-    const int lengths[] = {1, 2, 3, 17, 64, 1000}, widths[] = {1, 5};
+    /* 37 channels: two whole blocks of 16 gathered channels and a partial one. */
+    const int lengths[] = {1, 2, 3, 17, 64, 1000}, widths[] = {1, 5, 37};
     for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++)
-        for (size_t j = 0; j < 2; j++)
+        for (size_t j = 0; j < sizeof widths / sizeof widths[0]; j++)
             expect_matches_direct(lengths[i], widths[j]);
 }
 
