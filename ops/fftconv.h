@@ -4,8 +4,8 @@
  *
  * The engine (fftconv_cm_*) works channel-major, u (B, C, L), so each channel's sequence is contiguous for
  * the FFT; Hyena and S4D call it directly on their channel-major tensors. The registered operator
- * `fftconv` applies it to (B, L, D) tensors (the forward gathers 16 channels at a time into contiguous rows,
- * the backward transposes) with parameters `k` (D, l_max) and `bias` (D), using the first L taps of k
+ * `fftconv` applies it to (B, L, D) tensors (gathering 16 channels at a time into contiguous rows, no
+ * whole-tensor transposes) with parameters `k` (D, l_max) and `bias` (D), using the first L taps of k
  * (L <= l_max). Config: "d_model=64,l_max=1024".
  *
  * Zero-padding to 2L makes the circular convolution causal and exact: no output sees the future, and the
@@ -51,7 +51,7 @@ int fftconv_validate(const FftconvConfig *cfg, char *err, size_t errlen);
 int fftconv_param_specs(const FftconvConfig *cfg, ParamSpec *out);
 void fftconv_init(const FftconvConfig *cfg, float *params, Rng *rng); /* k ~ N(0, 1/l_max), bias ~ N(0, 1) */
 size_t fftconv_act_floats(const FftconvConfig *cfg, int B, int L);       /* the forward's spectra */
-size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L); /* transposes + engine */
+size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L); /* engine + gathered rows */
 void fftconv_forward(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *act, int B,
                      int L, Workspace *ws);
 void fftconv_backward(const FftconvConfig *cfg, const float *params, const float *x, const float *act,
