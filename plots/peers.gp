@@ -1,7 +1,7 @@
 # PyTorch time / subq time per operator, forward and forward+backward, the ratio of the two sides' fastest
 # repetitions in alternating rounds (above 1 = subq faster). Called by `make figures` with datadir
 # (results/data/peers) and outdir (results/figures). The sizes of each point are in results/peers.h5.
-set terminal pngcairo size 1100,550 font ",11"
+set terminal pngcairo size 1100,550 font ",11" noenhanced
 set output outdir."/peers.png"
 set datafile columnheaders
 set title "PyTorch time / subq time (CPU, same shapes, same thread count, alternating rounds)"
