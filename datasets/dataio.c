@@ -273,7 +273,10 @@ int dataio_output_commit(DataioOutput *o, char *err, size_t errlen)
     int rc = 0;
     if (o->through)
         rc = write_through(o->tmp, o->dest, err, errlen);
-    else if (fsync_path(o->tmp) != 0 || rename(o->tmp, o->dest) != 0) {
+    else if (fsync_path(o->tmp) != 0) { /* e.g. someone removed the temporary while it was being written */
+        snprintf(err, errlen, "%s: cannot write: the temporary %s: %s", o->dest, o->tmp, strerror(errno));
+        rc = -1;
+    } else if (rename(o->tmp, o->dest) != 0) {
         snprintf(err, errlen, "%s: cannot write: %s", o->dest, strerror(errno));
         rc = -1;
     }
