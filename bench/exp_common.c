@@ -49,8 +49,7 @@ static void record_timing(const ReproContext *ctx, Results *results, const char 
     results_metric(results, run, name, gflops / ctx->calibration_gflops);
 }
 
-void exp_record_bench(const ReproContext *ctx, Results *results, const char *run, const Op *op, int B, int L,
-                      const BenchOpResult *r)
+void exp_record_point(Results *results, const char *run, const Op *op, int B, int L)
 {
     char config[1024];
     op_config_string(op, config, sizeof config);
@@ -60,8 +59,15 @@ void exp_record_bench(const ReproContext *ctx, Results *results, const char *run
     results_metric_str(results, run, "op", op->info->name);
     results_metric(results, run, "batch", B);
     results_metric(results, run, "seq_len", L);
-    results_metric(results, run, "flops_forward", r->flops_forward);
-    results_metric(results, run, "flops_backward", r->flops_backward);
+    OpFlops fl = op_flops(op, B, L);
+    results_metric(results, run, "flops_forward", fl.forward);
+    results_metric(results, run, "flops_backward", fl.backward);
+}
+
+void exp_record_bench(const ReproContext *ctx, Results *results, const char *run, const Op *op, int B, int L,
+                      const BenchOpResult *r)
+{
+    exp_record_point(results, run, op, B, L);
     results_metric(results, run, "buffer_bytes", (double)r->buffer_bytes);
     results_metric(results, run, "peak_rss_bytes", (double)r->peak_bytes);
     record_timing(ctx, results, run, "forward", &r->forward, r->gflops_forward);
@@ -92,23 +98,6 @@ int exp_peer_python_ready(void)
         strchr(exp_peer_python(), '\''))
         return 0;
     return access(exp_peer_python(), X_OK) == 0 && system(cmd) == 0;
-}
-
-double exp_peer_json_number(const char *args, const char *key)
-{
-    char cmd[4096], line[4096], pattern[128];
-    snprintf(cmd, sizeof cmd, "'%s' %s", exp_peer_python(), args);
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    FILE *pipe = popen(cmd, "r");
-    if (!pipe)
-        return -1;
-    double value = -1;
-    while (fgets(line, sizeof line, pipe)) {
-        const char *at = strstr(line, pattern);
-        if (at && sscanf(at + strlen(pattern), "%lf", &value) != 1)
-            value = -1;
-    }
-    return pclose(pipe) == 0 ? value : -1;
 }
 
 int exp_seed_count(const ReproContext *ctx) { return ctx->profile == PROFILE_SMOKE ? 2 : 3; }

@@ -176,16 +176,8 @@ static int run_point(const ReproContext *ctx, Results *results, PeerProc *peer, 
     SubqSide subq = {.phase = BENCHOP_FORWARD};
     if (benchop_open(&subq.session, &op, 1, p->seq_len, 1, 0, ctx->seed, err, errlen) != BENCHOP_OK)
         return -1;
-    char config[1024], full[1100];
-    op_config_string(&op, config, sizeof config);
-    snprintf(full, sizeof full, "op=%s,%s", op.info->name, config);
-    results_run(results, p->run, full);
-    results_metric_str(results, p->run, "op", op.info->name);
-    results_metric(results, p->run, "batch", 1);
-    results_metric(results, p->run, "seq_len", p->seq_len);
+    exp_record_point(results, p->run, &op, 1, p->seq_len);
     OpFlops fl = op_flops(&op, 1, p->seq_len);
-    results_metric(results, p->run, "flops_forward", fl.forward);
-    results_metric(results, p->run, "flops_backward", fl.backward);
     TorchSide torch = {peer, "forward"};
     int rc = pair_phase(ctx, results, p, &subq, &torch, fl.forward, err, errlen);
     if (rc == 0) {

@@ -31,6 +31,8 @@ TimingPolicy exp_policy_for(const ReproContext *ctx, double flops);
  * It uses the fastest repetition of both: other work on the machine only ever adds time, so minima follow
  * the code and hardly the load, where medians of short OpenMP kernels moved up to 2x between runs. */
 double exp_calibration_ratio(const ReproContext *ctx, const TimingStats *t);
+/* Opens run <run> for an operator point: its config, op, B, L and analytic FLOPs (forward, backward). */
+void exp_record_point(Results *results, const char *run, const Op *op, int B, int L);
 /* Records one benchmarked point as run <run>: config, B, L, FLOPs, the timing statistics of forward and
  * (when measured) forward+backward, GFLOP/s, memory, and times relative to the calibration sgemm. */
 void exp_record_bench(const ReproContext *ctx, Results *results, const char *run, const Op *op, int B, int L,
@@ -42,9 +44,6 @@ void exp_record_bench(const ReproContext *ctx, Results *results, const char *run
 const char *exp_peer_python(void);
 /* 1 if exp_peer_python() exists and imports torch. */
 int exp_peer_python_ready(void);
-/* Runs `exp_peer_python() args` and reads the number after "key": in its JSON output line; -1 if the command
- * fails or prints no such key. */
-double exp_peer_json_number(const char *args, const char *key);
 
 /* Seeds (docs/DESIGN.md section 8): accuracy and loss claims are judged over EXP_MAX_SEEDS >= n >= 3 seeds. */
 #define EXP_MAX_SEEDS 8
