@@ -57,6 +57,18 @@ static float *input_spectrum(float *spectra, int b, int c, int C, int stride)
     return spectra + ((size_t)C + (size_t)b * C + c) * 2 * stride;
 }
 
+/* Batch entry (b, c) of the forward: uspec = FFT(u), y (L) = the causal convolution with the kernel spectrum
+ * + bias_c u. */
+static void forward_entry(const FftPlan *plan, ConvScratch *s, const float *kspec, float *uspec, float bias_c,
+                          const float *u, float *y, int L)
+{
+    padded_spectrum(plan, u, L, 1.0f, s->real, uspec);
+    fft_spectrum_product(uspec, kspec, s->dspec, plan->bins, 0);
+    fft_backward(plan, s->dspec, s->real);
+    for (int t = 0; t < L; t++)
+        y[t] = s->real[t] + bias_c * u[t];
+}
+
 void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const float *u, float *y, int B, int C,
                         int L, float *spectra, Workspace *ws)
 {
@@ -74,12 +86,7 @@ void fftconv_cm_forward(const float *k, int k_stride, const float *bias, const f
                 const float *uc = u + ((size_t)b * C + c) * L;
                 float *yc = y + ((size_t)b * C + c) * L;
                 float *uspec = spectra ? input_spectrum(spectra, b, c, C, plan->stride) : s.uspec;
-                padded_spectrum(plan, uc, L, 1.0f, s.real, uspec);
-                fft_spectrum_product(uspec, kspec, s.dspec, plan->bins, 0);
-                fft_backward(plan, s.dspec, s.real);
-                const float skip = bias ? bias[c] : 0.0f;
-                for (int t = 0; t < L; t++)
-                    yc[t] = s.real[t] + skip * uc[t];
+                forward_entry(plan, &s, kspec, uspec, bias ? bias[c] : 0.0f, uc, yc, L);
             }
         }
     }
@@ -295,11 +302,7 @@ void fftconv_forward(const FftconvConfig *cfg, const float *params, const float 
                     float *uspec = input_spectrum(act, b, c, D, plan->stride);
                     const float *uc = in + (size_t)j * L;
                     float *yc = out + (size_t)j * L;
-                    padded_spectrum(plan, uc, L, 1.0f, s.real, uspec);
-                    fft_spectrum_product(uspec, kspec, s.dspec, plan->bins, 0);
-                    fft_backward(plan, s.dspec, s.real);
-                    for (int t = 0; t < L; t++)
-                        yc[t] = s.real[t] + bias[c] * uc[t];
+                    forward_entry(plan, &s, kspec, uspec, bias[c], uc, yc, L);
                 }
                 scatter_channels(out, D, c0, nc, L, y + (size_t)b * L * D);
             }
