@@ -28,8 +28,8 @@ HDRS     := $(wildcard ops/*.h baselines/*.h datasets/*.h bench/*.h tests/*.h)
 OPT_OBJ  := $(LIB_SRC:%.c=build/opt/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 
-.PHONY: all deps check-deps test test-asan datasets reproduce figures bench perf-check perf-reference determinism golden \
-        peers fuzz clean
+.PHONY: all deps check-deps test test-asan mutation datasets reproduce figures bench perf-check perf-reference \
+        determinism golden peers fuzz clean
 .DEFAULT_GOAL := all
 
 all: subq
@@ -122,6 +122,13 @@ determinism: check-deps
 	  echo "determinism: $$e"; \
 	  ./subq compare --identical build/determinism/a/$$e.h5 build/determinism/b/$$e.h5 || exit 1; \
 	done
+
+# Known mutations of ops/ (a += turned into =, a dropped bias, an off-by-one causal mask, a wrong scale, a
+# dropped skip term, a wrong FLOP formula), each applied alone to a copy of the tree: the suite must fail on
+# every one (tests/mutation.sh).
+mutation: check-deps
+	@$(MAKE) --no-print-directory build/opt/test_subq subq
+	tests/mutation.sh
 
 # Timing regression check (DESIGN.md section 6): an A/B of the base commit (PERF_BASE, default HEAD~1, or HEAD
 # when the tree has changes) built beside this tree, both timed in alternating rounds on this machine

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 void ref_linear_forward(const float *x, const float *w, const float *b, double *y, int rows, int d_in, int d_out,
                         double *flops)
@@ -140,4 +141,84 @@ double ref_softmax_ce(const float *logits, const int *targets, int rows, int voc
         *flops_bwd += 1;
     }
     return total / counted;
+}
+
+void ref_outputs_free(RefOutputs *r)
+{
+    free(r->y), free(r->dx), free(r->dparams);
+    *r = (RefOutputs){0};
+}
+
+static int ref_outputs_alloc(RefOutputs *r, size_t ny, size_t nx, size_t np)
+{
+    *r = (RefOutputs){.y = calloc(ny, sizeof(double)), .dx = calloc(nx, sizeof(double)),
+                     .dparams = calloc(np ? np : 1, sizeof(double))};
+    if (r->y && r->dx && r->dparams)
+        return 0;
+    ref_outputs_free(r);
+    return -1;
+}
+
+int ref_ffn(const float *params, const float *x, const float *dy, int rows, int D, int H, RefOutputs *out)
+{
+    const size_t n_hid = (size_t)rows * H, n_tok = (size_t)rows * D;
+    const float *w1 = params, *b1 = w1 + (size_t)H * D, *w2 = b1 + H, *b2 = w2 + (size_t)D * H;
+    double *pre = calloc(n_hid, sizeof *pre), *hid = calloc(n_hid, sizeof *hid), *dhid = calloc(n_hid, sizeof *dhid);
+    double *dyd = calloc(n_tok, sizeof *dyd);
+    float *hid_f = calloc(n_hid, sizeof *hid_f);
+    int rc = pre && hid && dhid && dyd && hid_f ? ref_outputs_alloc(out, n_tok, n_tok, 2 * (size_t)H * D + H + D) : -1;
+    if (rc == 0) {
+        double *dw1 = out->dparams, *db1 = dw1 + (size_t)H * D, *dw2 = db1 + H, *db2 = dw2 + (size_t)D * H;
+        ref_linear_forward(x, w1, b1, pre, rows, D, H, &out->flops_forward);
+        ref_gelu_forward(pre, hid, (long)n_hid, &out->flops_forward);
+        for (size_t i = 0; i < n_hid; i++)
+            hid_f[i] = (float)hid[i];
+        ref_linear_forward(hid_f, w2, b2, out->y, rows, H, D, &out->flops_forward);
+        for (size_t i = 0; i < n_tok; i++)
+            dyd[i] = dy[i];
+        ref_linear_backward(hid_f, w2, dyd, dhid, dw2, db2, rows, H, D, &out->flops_backward);
+        ref_gelu_backward(pre, dhid, dhid, (long)n_hid, &out->flops_backward);
+        ref_linear_backward(x, w1, dhid, out->dx, dw1, db1, rows, D, H, &out->flops_backward);
+    }
+    free(pre), free(hid), free(dhid), free(dyd), free(hid_f);
+    return rc;
+}
+
+int ref_conv2d(const Conv2dConfig *cfg, const float *params, const float *x, const float *dy, int B, RefOutputs *out)
+{
+    const int H = cfg->height, W = cfg->width, k = cfg->kernel, r = (k - 1) / 2, Ci = cfg->d_in, Co = cfg->d_out;
+    const int cin_g = Ci / cfg->groups, cout_g = Co / cfg->groups;
+    const size_t nw = (size_t)Co * cin_g * k * k;
+    const float *bias = cfg->bias ? params + nw : NULL;
+    if (ref_outputs_alloc(out, (size_t)B * H * W * Co, (size_t)B * H * W * Ci, nw + (cfg->bias ? Co : 0)) != 0)
+        return -1;
+    double *dw = out->dparams, *db = out->dparams + nw;
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < H; p++)
+            for (int q = 0; q < W; q++)
+                for (int o = 0; o < Co; o++) {
+                    const size_t at = (((size_t)b * H + p) * W + q) * Co + o;
+                    double acc = bias ? bias[o] : 0.0;
+                    if (bias) {
+                        db[o] += dy[at];
+                        out->flops_forward += 1;
+                        out->flops_backward += 1;
+                    }
+                    for (int j = 0; j < cin_g; j++)
+                        for (int a = 0; a < k; a++)
+                            for (int c = 0; c < k; c++) {
+                                out->flops_forward += 2;
+                                out->flops_backward += 4;
+                                const int pi = p + a - r, qi = q + c - r, ci = (o / cout_g) * cin_g + j;
+                                if (pi < 0 || pi >= H || qi < 0 || qi >= W)
+                                    continue;
+                                const size_t xi = (((size_t)b * H + pi) * W + qi) * Ci + ci;
+                                const size_t wi = (((size_t)o * cin_g + j) * k + a) * k + c;
+                                acc += (double)params[wi] * x[xi];
+                                out->dx[xi] += (double)params[wi] * dy[at];
+                                dw[wi] += (double)dy[at] * x[xi];
+                            }
+                    out->y[at] = acc;
+                }
+    return 0;
 }

@@ -28,17 +28,6 @@ static void direct_conv(const float *x, const float *k, int l_max, const float *
             }
 }
 
-static double scaled_diff(const float *a, const double *b, size_t n)
-{
-    double md = 0.0, mb = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]);
-        md = (d > md || isnan(d)) ? d : md;
-        mb = fabs(b[i]) > mb ? fabs(b[i]) : mb;
-    }
-    return md / (mb + 1e-12);
-}
-
 static void expect_matches_direct(int L, int D)
 {
     const int B = 2, l_max = L + 3; /* taps beyond L must be ignored */
@@ -52,10 +41,11 @@ static void expect_matches_direct(int L, int D)
     double *dk = calloc((size_t)D * l_max, sizeof *dk), *db = calloc(D, sizeof *db);
     const float *k = fx.params, *bias = fx.params + (size_t)D * l_max;
     direct_conv(fx.x, k, l_max, bias, fx.dy, y, dx, dk, db, B, L, D);
-    cr_expect_leq(scaled_diff(fx.y, y, n), 1e-4, "y, L=%d D=%d: %.3g", L, D, scaled_diff(fx.y, y, n));
-    cr_expect_leq(scaled_diff(fx.dx, dx, n), 1e-4, "dx, L=%d D=%d", L, D);
-    cr_expect_leq(scaled_diff(fx.dparams, dk, (size_t)D * l_max), 1e-4, "dk, L=%d D=%d", L, D);
-    cr_expect_leq(scaled_diff(fx.dparams + (size_t)D * l_max, db, D), 1e-4, "dbias, L=%d D=%d", L, D);
+    double err_y = max_scaled_diff_d(fx.y, y, n, 1e-12);
+    cr_expect_leq(err_y, 1e-4, "y, L=%d D=%d: %.3g", L, D, err_y);
+    cr_expect_leq(max_scaled_diff_d(fx.dx, dx, n, 1e-12), 1e-4, "dx, L=%d D=%d", L, D);
+    cr_expect_leq(max_scaled_diff_d(fx.dparams, dk, (size_t)D * l_max, 1e-12), 1e-4, "dk, L=%d D=%d", L, D);
+    cr_expect_leq(max_scaled_diff_d(fx.dparams + (size_t)D * l_max, db, D, 1e-12), 1e-4, "dbias, L=%d D=%d", L, D);
     for (int c = 0; c < D; c++)
         for (int j = L; j < l_max; j++)
             cr_expect_eq(fx.dparams[(size_t)c * l_max + j], 0.0f, "taps past L get no gradient");

@@ -31,17 +31,6 @@ static HyenaConfig parse_config(const char *text)
 }
 
 /* max |a - b| / (max |b| + floor) with a float and b double. */
-static double scaled_diff_d(const float *a, const double *b, size_t n)
-{
-    double md = 0.0, mb = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        md = (d > md || isnan(d)) ? d : md;
-        mb = fabs(b[i]) > mb ? fabs(b[i]) : mb;
-    }
-    return md / (mb + 1e-12);
-}
-
 /* ---- parameter layout ---- */
 
 Test(hyena, param_specs_follow_torch_named_parameters_order_and_shapes)
@@ -126,14 +115,14 @@ static void expect_matches_reference(const char *config, int B, int L, uint64_t 
     double *y = calloc(n, sizeof *y), *dx = calloc(n, sizeof *dx), *dp = calloc(fx.n_params, sizeof *dp);
     double ff, fb;
     cr_assert_eq(ref_hyena(cfg, fx.params, fx.x, fx.dy, B, L, y, dx, dp, &ff, &fb), 0);
-    cr_expect_leq(scaled_diff_d(fx.y, y, n), REF_TOL, "%s L=%d: y differs by %.3g", config, L,
-                  scaled_diff_d(fx.y, y, n));
-    cr_expect_leq(scaled_diff_d(fx.dx, dx, n), REF_TOL, "%s L=%d: dx differs by %.3g", config, L,
-                  scaled_diff_d(fx.dx, dx, n));
+    cr_expect_leq(max_scaled_diff_d(fx.y, y, n, 1e-12), REF_TOL, "%s L=%d: y differs by %.3g", config, L,
+                  max_scaled_diff_d(fx.y, y, n, 1e-12));
+    cr_expect_leq(max_scaled_diff_d(fx.dx, dx, n, 1e-12), REF_TOL, "%s L=%d: dx differs by %.3g", config, L,
+                  max_scaled_diff_d(fx.dx, dx, n, 1e-12));
     ParamSpec specs[64];
     int count = hyena_param_specs(cfg, specs);
     for (int t = 0; t < count; t++) {
-        double err = scaled_diff_d(fx.dparams + specs[t].offset, dp + specs[t].offset, specs[t].numel);
+        double err = max_scaled_diff_d(fx.dparams + specs[t].offset, dp + specs[t].offset, specs[t].numel, 1e-12);
         cr_expect_leq(err, REF_TOL, "%s L=%d: grad %s differs by %.3g", config, L, specs[t].name, err);
     }
     OpFlops fast = hyena_flops(cfg, B, L), conv = fftconv_cm_flops(B, cfg->d_model, L, 1);
@@ -209,14 +198,6 @@ Test(hyena, output_at_t_does_not_depend_on_later_inputs)
     OpFixture fx;
     cr_assert_eq(fixture_setup(&fx, "hyena", "d_model=4,l_max=12,order=3,filter_order=4", 1, 12, 31, 0.1f), 0);
     expect_causal(&fx, 7);
-    fixture_teardown(&fx);
-}
-
-Test(hyena, backward_writes_dx_and_accumulates_parameter_gradients)
-{
-    OpFixture fx;
-    cr_assert_eq(fixture_setup(&fx, "hyena", "d_model=4,l_max=8,order=2,filter_order=4", 2, 8, 41, 0.1f), 0);
-    expect_backward_overwrites_dx_and_accumulates(&fx);
     fixture_teardown(&fx);
 }
 

@@ -70,50 +70,6 @@ static void write_input(const OpFixture *fx, const InputPlan *plan)
     cr_assert_eq(h5io_commit(f, err, sizeof err), 0, "%s", err);
 }
 
-static void expect_output(H5File *f, const char *path, const float *want, size_t n)
-{
-    char err[256];
-    H5Tensor t;
-    cr_assert_eq(h5io_read_tensor(f, path, &t, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(t.numel, n, "/%s has %zu values, expected %zu", path, t.numel, n);
-    double diff = max_scaled_diff(t.data, want, n, 1e-6);
-    cr_expect_leq(diff, 1e-6, "/%s differs from the direct run by %.3g", path, diff);
-    h5io_tensor_free(&t);
-}
-
-Test(oprun, round_trip_matches_a_direct_forward_and_backward)
-{
-    OpFixture fx;
-    cr_assert_eq(fixture_setup(&fx, "ffn", FFN_CONFIG, 2, 3, 7, 0.1f), 0);
-    write_input(&fx, &(InputPlan){.write_params = 1, .write_dy = 1});
-    char err[512];
-    cr_assert_eq(oprun_run("ffn", FFN_CONFIG, in_path, out_path, 0, err, sizeof err), OPRUN_OK, "%s", err);
-    fixture_backward(&fx);
-    H5File *f = h5io_open_read(out_path, err, sizeof err);
-    cr_assert_not_null(f, "%s", err);
-    expect_output(f, "y", fx.y, (size_t)2 * 3 * 6);
-    expect_output(f, "dx", fx.dx, (size_t)2 * 3 * 6);
-    ParamSpec specs[OP_MAX_PARAM_TENSORS];
-    int count = op_param_specs(&fx.op, specs);
-    for (int t = 0; t < count; t++) {
-        char path[CORE_NAME_LEN + 16];
-        snprintf(path, sizeof path, "grads/%.*s", CORE_NAME_LEN, specs[t].name);
-        expect_output(f, path, fx.dparams + specs[t].offset, specs[t].numel);
-        snprintf(path, sizeof path, "params/%.*s", CORE_NAME_LEN, specs[t].name);
-        expect_output(f, path, fx.params + specs[t].offset, specs[t].numel);
-    }
-    char text[256];
-    double flops;
-    cr_assert_eq(h5io_read_attr_str(f, "/", "op", text, sizeof text), 0);
-    cr_expect_str_eq(text, "ffn");
-    cr_assert_eq(h5io_read_attr_double(f, "/", "flops_forward", &flops), 0);
-    cr_expect_eq(flops, op_flops(&fx.op, 2, 3).forward);
-    cr_assert_eq(h5io_read_attr_str(f, "/", "params_source", text, sizeof text), 0);
-    cr_expect_str_eq(text, "file");
-    h5io_close(f);
-    fixture_teardown(&fx);
-}
-
 Test(oprun, absent_params_are_initialised_from_the_seed_and_written_out)
 {
     OpFixture fx;
@@ -127,7 +83,7 @@ Test(oprun, absent_params_are_initialised_from_the_seed_and_written_out)
     fixture_forward(&fx);
     H5File *f = h5io_open_read(out_path, err, sizeof err);
     cr_assert_not_null(f, "%s", err);
-    expect_output(f, "y", fx.y, (size_t)4 * 6);
+    expect_h5_dataset(f, "ffn", "y", fx.y, (size_t)4 * 6);
     cr_expect_eq(h5io_exists(f, "dx"), 0, "no /dy given, so no /dx");
     h5io_close(f);
     fixture_teardown(&fx);

@@ -1,5 +1,5 @@
-/* Tests of the small operators: gradients against finite differences, values and FLOP formulas against
- * the instrumented plain-loop references in ref_ops.c, and the config parser. */
+/* Tests of the small operators: values and FLOP formulas against the instrumented plain-loop references in
+ * ref_ops.c, and the config parser (their gradients and backward contract: test_contract.c). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,26 +10,6 @@
 #include "softmax_ce.h"
 #include "testutil.h"
 
-#define GRAD_EPS 1e-2f
-#define GRAD_ATOL 1e-2
-#define GRAD_TOL 1e-2
-
-static void expect_gradients_match(const char *name, const char *config, int B, int L)
-{
-    OpFixture fx;
-    cr_assert_eq(fixture_setup(&fx, name, config, B, L, 7, 0.1f), 0, "setup %s", name);
-    char worst[256];
-    double err = gradcheck_op(&fx, GRAD_EPS, 60, GRAD_ATOL, worst, sizeof worst);
-    cr_expect_leq(err, GRAD_TOL, "%s (%s): worst gradient error %.3g at %s", name, config, err, worst);
-    fixture_teardown(&fx);
-}
-
-Test(ops, linear_gradients_match_finite_differences) { expect_gradients_match("linear", "d_in=5,d_out=3", 2, 3); }
-Test(ops, linear_without_bias_gradients_match) { expect_gradients_match("linear", "d_in=4,d_out=6,bias=0", 1, 5); }
-Test(ops, layernorm_gradients_match_finite_differences) { expect_gradients_match("layernorm", "d_model=7", 2, 3); }
-Test(ops, gelu_gradients_match_finite_differences) { expect_gradients_match("gelu", "d_model=6", 2, 4); }
-Test(ops, ffn_gradients_match_finite_differences) { expect_gradients_match("ffn", "d_model=5,d_hidden=9", 2, 3); }
-
 /* Doubles of a float buffer, for feeding the references. */
 static double *to_double(const float *x, size_t n)
 {
@@ -38,17 +18,6 @@ static double *to_double(const float *x, size_t n)
     for (size_t i = 0; i < n; i++)
         d[i] = x[i];
     return d;
-}
-
-static double max_scaled_diff_d(const float *a, const double *b, size_t n)
-{
-    double max_diff = 0.0, max_b = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]);
-        max_diff = (d > max_diff || isnan(d)) ? d : max_diff;
-        max_b = fabs(b[i]) > max_b ? fabs(b[i]) : max_b;
-    }
-    return max_diff / (max_b + 1e-6);
 }
 
 Test(ops, linear_matches_reference_and_flop_formula)
@@ -63,10 +32,10 @@ Test(ops, linear_matches_reference_and_flop_formula)
     const float *w = fx.params, *b = fx.params + d_out * d_in;
     ref_linear_forward(fx.x, w, b, y, rows, d_in, d_out, &fwd);
     ref_linear_backward(fx.x, w, dy, dx, dw, db, rows, d_in, d_out, &bwd);
-    cr_expect_leq(max_scaled_diff_d(fx.y, y, rows * d_out), 1e-5);
-    cr_expect_leq(max_scaled_diff_d(fx.dx, dx, rows * d_in), 1e-5);
-    cr_expect_leq(max_scaled_diff_d(fx.dparams, dw, d_out * d_in), 1e-5);
-    cr_expect_leq(max_scaled_diff_d(fx.dparams + d_out * d_in, db, d_out), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.y, y, rows * d_out, 1e-6), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.dx, dx, rows * d_in, 1e-6), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.dparams, dw, d_out * d_in, 1e-6), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.dparams + d_out * d_in, db, d_out, 1e-6), 1e-5);
     OpFlops flops = op_flops(&fx.op, 2, 5);
     cr_expect_eq(flops.forward, fwd, "forward flops %.0f, counted %.0f", flops.forward, fwd);
     cr_expect_eq(flops.backward, bwd, "backward flops %.0f, counted %.0f", flops.backward, bwd);
@@ -87,10 +56,10 @@ Test(ops, layernorm_matches_reference_and_flop_formula)
     double fwd = 0, bwd = 0;
     ref_layernorm_forward(fx.x, fx.params, fx.params + D, y, rows, D, 1e-5, &fwd);
     ref_layernorm_backward(fx.x, fx.params, dy, dx, dw, db, rows, D, 1e-5, &bwd);
-    cr_expect_leq(max_scaled_diff_d(fx.y, y, rows * D), 1e-5);
-    cr_expect_leq(max_scaled_diff_d(fx.dx, dx, rows * D), 1e-4);
-    cr_expect_leq(max_scaled_diff_d(fx.dparams, dw, D), 1e-5);
-    cr_expect_leq(max_scaled_diff_d(fx.dparams + D, db, D), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.y, y, rows * D, 1e-6), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.dx, dx, rows * D, 1e-6), 1e-4);
+    cr_expect_leq(max_scaled_diff_d(fx.dparams, dw, D, 1e-6), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.dparams + D, db, D, 1e-6), 1e-5);
     OpFlops flops = op_flops(&fx.op, 3, 2);
     cr_expect_eq(flops.forward, fwd, "forward flops %.0f, counted %.0f", flops.forward, fwd);
     cr_expect_eq(flops.backward, bwd, "backward flops %.0f, counted %.0f", flops.backward, bwd);
@@ -104,32 +73,17 @@ Test(ops, ffn_matches_reference_and_flop_formula)
     const int B = 2, L = 3, rows = B * L, D = 4, H = 7;
     cr_assert_eq(fixture_setup(&fx, "ffn", "d_model=4,d_hidden=7", B, L, 5, 0.1f), 0);
     fixture_backward(&fx);
-    const float *w1 = fx.params, *b1 = w1 + H * D, *w2 = b1 + H, *b2 = w2 + D * H;
-    double fwd = 0, bwd = 0;
-    double *pre = calloc(rows * H, sizeof *pre), *hid = calloc(rows * H, sizeof *hid);
-    double *y = calloc(rows * D, sizeof *y);
-    ref_linear_forward(fx.x, w1, b1, pre, rows, D, H, &fwd);
-    ref_gelu_forward(pre, hid, rows * H, &fwd);
-    float *hid_f = malloc(rows * H * sizeof *hid_f);
-    for (int i = 0; i < rows * H; i++)
-        hid_f[i] = (float)hid[i];
-    ref_linear_forward(hid_f, w2, b2, y, rows, H, D, &fwd);
-    cr_expect_leq(max_scaled_diff_d(fx.y, y, rows * D), 1e-5);
-    /* Backward: fc2, gelu, fc1 (the fc1 input gradient is the operator's dx). */
-    double *dy = to_double(fx.dy, rows * D), *dhid = calloc(rows * H, sizeof *dhid);
-    double *dw2 = calloc(D * H, sizeof *dw2), *db2 = calloc(D, sizeof *db2);
-    double *dw1 = calloc(H * D, sizeof *dw1), *db1 = calloc(H, sizeof *db1), *dx = calloc(rows * D, sizeof *dx);
-    ref_linear_backward(hid_f, w2, dy, dhid, dw2, db2, rows, H, D, &bwd);
-    ref_gelu_backward(pre, dhid, dhid, rows * H, &bwd);
-    ref_linear_backward(fx.x, w1, dhid, dx, dw1, db1, rows, D, H, &bwd);
-    cr_expect_leq(max_scaled_diff_d(fx.dx, dx, rows * D), 1e-4);
-    cr_expect_leq(max_scaled_diff_d(fx.dparams, dw1, H * D), 1e-4);
-    cr_expect_leq(max_scaled_diff_d(fx.dparams + H * D + H, dw2, D * H), 1e-4);
+    RefOutputs ref;
+    cr_assert_eq(ref_ffn(fx.params, fx.x, fx.dy, rows, D, H, &ref), 0);
+    cr_expect_leq(max_scaled_diff_d(fx.y, ref.y, rows * D, 1e-6), 1e-5);
+    cr_expect_leq(max_scaled_diff_d(fx.dx, ref.dx, rows * D, 1e-6), 1e-4);
+    cr_expect_leq(max_scaled_diff_d(fx.dparams, ref.dparams, fx.n_params, 1e-6), 1e-4);
     OpFlops flops = op_flops(&fx.op, B, L);
-    cr_expect_eq(flops.forward, fwd, "forward flops %.0f, counted %.0f", flops.forward, fwd);
-    cr_expect_eq(flops.backward, bwd, "backward flops %.0f, counted %.0f", flops.backward, bwd);
-    free(pre), free(hid), free(y), free(hid_f), free(dy), free(dhid);
-    free(dw2), free(db2), free(dw1), free(db1), free(dx);
+    cr_expect_eq(flops.forward, ref.flops_forward, "forward flops %.0f, counted %.0f", flops.forward,
+                 ref.flops_forward);
+    cr_expect_eq(flops.backward, ref.flops_backward, "backward flops %.0f, counted %.0f", flops.backward,
+                 ref.flops_backward);
+    ref_outputs_free(&ref);
     fixture_teardown(&fx);
 }
 
@@ -144,7 +98,7 @@ Test(ops, softmax_ce_matches_reference_gradient_and_flops)
     double loss = softmax_ce_loss(logits, targets, ROWS, V, dlogits);
     double ref = ref_softmax_ce(logits, targets, ROWS, V, ref_d, &fwd, &bwd);
     cr_expect(fabs(loss - ref) <= 1e-6 * fabs(ref), "loss %.9g, reference %.9g", loss, ref);
-    cr_expect_leq(max_scaled_diff_d(dlogits, ref_d, ROWS * V), 1e-6);
+    cr_expect_leq(max_scaled_diff_d(dlogits, ref_d, ROWS * V, 1e-6), 1e-6);
     OpFlops flops = softmax_ce_flops(ROWS, V);
     cr_expect_eq(flops.forward, fwd);
     cr_expect_eq(flops.backward, bwd);

@@ -26,6 +26,19 @@ double max_scaled_diff(const float *a, const float *b, size_t n, double floor)
     return max_diff / (max_b + floor);
 }
 
+double max_scaled_diff_d(const float *a, const double *b, size_t n, double floor)
+{
+    double max_diff = 0.0, max_b = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= max_diff))
+            max_diff = isnan(d) ? INFINITY : d;
+        if (fabs(b[i]) > max_b)
+            max_b = fabs(b[i]);
+    }
+    return max_diff / (max_b + floor);
+}
+
 static float *alloc_or_null(size_t n) { return n ? core_alloc_floats(n) : NULL; }
 
 int fixture_setup(OpFixture *fx, const char *name, const char *config, int B, int L, uint64_t seed,
@@ -230,4 +243,15 @@ void tmp_dir_remove(const char *dir)
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_expect_eq(system(cmd), 0);
+}
+
+void expect_h5_dataset(H5File *f, const char *what, const char *path, const float *want, size_t n)
+{
+    char err[256];
+    H5Tensor t;
+    cr_assert_eq(h5io_read_tensor(f, path, &t, err, sizeof err), 0, "%s: %s", what, err);
+    cr_assert_eq(t.numel, n, "%s: /%s has %zu values, expected %zu", what, path, t.numel, n);
+    double diff = max_scaled_diff(t.data, want, n, 1e-6);
+    cr_expect_leq(diff, 1e-6, "%s: /%s differs from the direct run by %.3g", what, path, diff);
+    h5io_tensor_free(&t);
 }

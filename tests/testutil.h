@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "h5io.h"
 #include "lm.h" /* LmTensor */
 #include "registry.h"
 
@@ -54,6 +55,13 @@ void tmp_dir_make(char *dir, size_t len, const char *prefix);
 void tmp_dir_remove(const char *dir);
 
 double max_scaled_diff(const float *a, const float *b, size_t n, double floor);
+/* The same against a double reference (NaN in a counts as an infinite difference). */
+double max_scaled_diff_d(const float *a, const double *b, size_t n, double floor);
 void fill_normal(float *x, size_t n, uint64_t seed, float std);
+
+/* The dataset at path in f holds n values within 1e-6 (scaled) of want: what `subq op run` wrote against a
+ * direct call of the same kernels on the same floats (threading order is the only difference). Names what
+ * in the messages. Asserts with Criterion. */
+void expect_h5_dataset(H5File *f, const char *what, const char *path, const float *want, size_t n);
 
 #endif
