@@ -14,16 +14,19 @@ PKGS     := fftw3f hdf5-serial libpng libjpeg
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
 # -fno-math-errno: nothing reads errno after a math call, and with errno sqrtf keeps a branch that stops loops
 # from vectorising (AdamW's update, for one). Results are unchanged: only errno setting is dropped.
-BASE     := -std=c11 -D_GNU_SOURCE -fopenmp -fno-math-errno $(WARN) -Iops -Ibaselines -Idatasets -Ibench \
+BENCH_DIRS := bench/cli bench/experiments bench/harness bench/io bench/report bench/train
+BASE     := -std=c11 -D_GNU_SOURCE -fopenmp -fno-math-errno $(WARN) -Iops -Ibaselines -Idatasets \
+            $(addprefix -I,$(BENCH_DIRS)) \
             -I/usr/include/x86_64-linux-gnu/openblas-openmp $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 OPT      := -O2 -march=native -g
 ASAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
             -lhdf5_hl -lmvec -lm -fopenmp
 
-LIB_SRC  := $(wildcard ops/*.c baselines/*.c datasets/*.c) $(filter-out bench/main.c,$(wildcard bench/*.c))
+LIB_SRC  := $(wildcard ops/*.c baselines/*.c datasets/*.c) \
+            $(filter-out bench/cli/main.c,$(wildcard $(addsuffix /*.c,$(BENCH_DIRS))))
 TEST_SRC := $(wildcard tests/*.c)
-HDRS     := $(wildcard ops/*.h baselines/*.h datasets/*.h bench/*.h tests/*.h)
+HDRS     := $(wildcard ops/*.h baselines/*.h datasets/*.h $(addsuffix /*.h,$(BENCH_DIRS)) tests/*.h)
 
 OPT_OBJ  := $(LIB_SRC:%.c=build/opt/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
@@ -42,7 +45,7 @@ build/asan/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(ASAN) -DSUBQ_BUILD_FLAGS='"$(ASAN)"' -c $< -o $@
 
-subq: build/opt/bench/main.o $(OPT_OBJ)
+subq: build/opt/bench/cli/main.o $(OPT_OBJ)
 	$(CC) $(OPT) $^ -o $@ $(LDLIBS)
 
 build/opt/test_subq: $(TEST_SRC:%.c=build/opt/%.o) $(OPT_OBJ)
@@ -132,13 +135,13 @@ mutation: check-deps
 
 # Timing regression check (DESIGN.md section 6): an A/B of the base commit (PERF_BASE, default HEAD~1, or HEAD
 # when the tree has changes) built beside this tree, both timed in alternating rounds on this machine
-# (bench/perf_check.sh). A committed reference of the same CPU model is only the fallback when no base builds.
+# (bench/harness/perf_check.sh). A committed reference of the same CPU model is only the fallback when no base builds.
 # perf-reference writes that reference for this machine's CPU model (on an idle machine; then commit it).
 PERF_REPEAT ?= 3
 PERF_THRESHOLD ?= 0.25
 perf-check: check-deps
 	@$(MAKE) --no-print-directory subq
-	PERF_REPEAT=$(PERF_REPEAT) PERF_THRESHOLD=$(PERF_THRESHOLD) PERF_BASE=$(PERF_BASE) bench/perf_check.sh
+	PERF_REPEAT=$(PERF_REPEAT) PERF_THRESHOLD=$(PERF_THRESHOLD) PERF_BASE=$(PERF_BASE) bench/harness/perf_check.sh
 
 perf-reference: check-deps
 	@$(MAKE) --no-print-directory subq

@@ -57,7 +57,7 @@ void recall_example(const RecallConfig *cfg, uint64_t seed, int split, uint64_t 
 int recall_batch(const RecallConfig *cfg, uint64_t seed, int split, uint64_t index, int *ids, int *targets, int B,
                  int T, char *err, size_t errlen);
 
-/* For the training loop's data callback (bench/train.h TrainData.batch). */
+/* For the training loop's data callback (bench/train/train.h TrainData.batch). */
 typedef struct RecallDataset {
     RecallConfig cfg;
     uint64_t seed;

@@ -63,7 +63,7 @@ int text_sequential_batch(const TextDataset *ds, int split, size_t first_window,
 /* Number of windows text_sequential_batch yields for the split. */
 size_t text_sequential_windows(const TextDataset *ds, int split, int T);
 
-/* The training loop's data callback (bench/train.h TrainData.batch): ctx is a TextDataset, split 0 train,
+/* The training loop's data callback (bench/train/train.h TrainData.batch): ctx is a TextDataset, split 0 train,
  * 1 validation, 2 test, random windows seeded with ds->seed. */
 int text_dataset_batch(void *ctx, int split, uint64_t index, int *ids, int *targets, int B, int T, char *err,
                        size_t errlen);

@@ -2,7 +2,6 @@
 
 #include <math.h>
 
-AdamWConfig adamw_defaults(void) { return (AdamWConfig){1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f}; }
 
 void adamw_step(const AdamWConfig *cfg, float *params, const float *grads, float *m, float *v, size_t n, long step)
 {

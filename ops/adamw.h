@@ -17,8 +17,6 @@ typedef struct AdamWConfig {
     float weight_decay;
 } AdamWConfig;
 
-/* PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 1e-2. */
-AdamWConfig adamw_defaults(void);
 void adamw_step(const AdamWConfig *cfg, float *params, const float *grads, float *m, float *v, size_t n, long step);
 /* Per parameter: decay 2, m 3, v 4, update 5 (sqrt, div, add, mul, sub). */
 double adamw_flops(size_t n);

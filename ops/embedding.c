@@ -10,11 +10,6 @@ int embedding_param_specs(const EmbeddingConfig *cfg, ParamSpec *out)
 
 size_t embedding_num_params(const EmbeddingConfig *cfg) { return (size_t)cfg->vocab * cfg->d_model; }
 
-void embedding_init(const EmbeddingConfig *cfg, float *params, Rng *rng)
-{
-    rng_fill_normal(rng, params, embedding_num_params(cfg), 0.0f, 1.0f);
-}
-
 int embedding_check_ids(const EmbeddingConfig *cfg, const int *ids, size_t n, size_t *bad)
 {
     for (size_t i = 0; i < n; i++)
@@ -43,5 +38,3 @@ void embedding_backward(const EmbeddingConfig *cfg, const int *ids, const float 
         for (size_t i = 0; i < n; i++)
             dparams[(size_t)ids[i] * D + c] += dy[i * D + c];
 }
-
-OpFlops embedding_flops(const EmbeddingConfig *cfg, size_t n) { return (OpFlops){0.0, (double)n * cfg->d_model}; }

@@ -6,7 +6,6 @@
 #include <stddef.h>
 
 #include "core.h"
-#include "rng.h"
 
 typedef struct EmbeddingConfig {
     int vocab;
@@ -15,7 +14,6 @@ typedef struct EmbeddingConfig {
 
 int embedding_param_specs(const EmbeddingConfig *cfg, ParamSpec *out); /* 1 */
 size_t embedding_num_params(const EmbeddingConfig *cfg);
-void embedding_init(const EmbeddingConfig *cfg, float *params, Rng *rng);
 /* 0 if every id is in [0, vocab); else -1 and the index of the first bad id in *bad. Callers check ids
  * (data loaders do) before forward, which trusts them. */
 int embedding_check_ids(const EmbeddingConfig *cfg, const int *ids, size_t n, size_t *bad);
@@ -23,7 +21,5 @@ int embedding_check_ids(const EmbeddingConfig *cfg, const int *ids, size_t n, si
 void embedding_forward(const EmbeddingConfig *cfg, const float *params, const int *ids, float *y, size_t n);
 /* dweight[ids[i]] += dy[i] (accumulates; repeated ids add up). */
 void embedding_backward(const EmbeddingConfig *cfg, const int *ids, const float *dy, float *dparams, size_t n);
-/* forward 0 (a copy), backward n * d_model adds. */
-OpFlops embedding_flops(const EmbeddingConfig *cfg, size_t n);
 
 #endif

@@ -15,8 +15,6 @@
 __attribute__((__simd__("notinbranch"))) float expf(float);
 __attribute__((__simd__("notinbranch"))) float logf(float);
 
-#define FFF_PARALLEL_MIN 262144 /* element operations below which a parallel region costs more than the work */
-
 const ConfigField fff_config_fields[] = {
     {"d_model", CONFIG_INT, offsetof(FffConfig, d_model), "64", NULL, "model width D (input = output)"},
     {"depth", CONFIG_INT, offsetof(FffConfig, depth), "3", NULL,
@@ -35,74 +33,9 @@ const ConfigField fff_config_fields[] = {
 };
 const int fff_config_field_count = sizeof fff_config_fields / sizeof fff_config_fields[0];
 
-/* ---- shapes, views, shared helpers ---- */
+/* ---- the variant ---- */
 
 static bool is_ufb(const FffConfig *cfg) { return cfg->variant == FFF_VARIANT_UFB; }
-
-int fff_n_nodes(const FffConfig *cfg) { return (1 << (cfg->depth + (is_ufb(cfg) ? 1 : 0))) - 1; }
-int fff_n_leaves(const FffConfig *cfg) { return is_ufb(cfg) ? 0 : 1 << cfg->depth; }
-static size_t ufb_neurons(const FffConfig *cfg) { return (size_t)cfg->parallel_size * fff_n_nodes(cfg); }
-static size_t leaf_hidden(const FffConfig *cfg) { return (size_t)fff_n_leaves(cfg) * cfg->leaf_width; }
-
-int fff_uses_gelu(const FffConfig *cfg)
-{
-    return cfg->activation == FFF_ACT_GELU || (cfg->activation == FFF_ACT_AUTO && is_ufb(cfg));
-}
-
-FffParams fff_params(const FffConfig *cfg, const float *block)
-{
-    const size_t D = (size_t)cfg->d_model;
-    float *p = (float *)block;
-    FffParams v = {0};
-    if (is_ufb(cfg)) {
-        const size_t R = ufb_neurons(cfg);
-        v.in_weight = p, v.in_bias = p + R * D, v.out_weight = p + R * D + R;
-        return v;
-    }
-    const size_t K = (size_t)fff_n_nodes(cfg), LW = leaf_hidden(cfg);
-    v.node_weights = p;
-    v.node_biases = v.node_weights + K * D;
-    v.w1s = v.node_biases + K;
-    v.b1s = v.w1s + LW * D;
-    v.w2s = v.b1s + LW;
-    v.b2s = v.w2s + LW * D;
-    return v;
-}
-
-int fff_leak_swaps(const FffConfig *cfg, int64_t row, int node)
-{
-    if (!(cfg->region_leak > 0.0f) || is_ufb(cfg) || cfg->mode != FFF_MODE_TRAIN)
-        return 0;
-    uint64_t key = rng_mix64((uint64_t)(uint32_t)cfg->seed + 0x9E3779B97F4A7C15ULL) ^
-                   ((uint64_t)row * (uint64_t)fff_n_nodes(cfg) + (uint64_t)node);
-    float u = (float)(rng_mix64(key) >> 40) * (1.0f / 16777216.0f); /* 24 bits: uniform in [0, 1) */
-    return u < cfg->region_leak;
-}
-
-void fff_activation(const FffConfig *cfg, const float *x, float *y, size_t n)
-{
-    if (fff_uses_gelu(cfg)) {
-        gelu_apply(x, y, n);
-        return;
-    }
-#pragma omp parallel for simd schedule(static) if (parallel : n > FFF_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-
-void fff_activation_backward(const FffConfig *cfg, const float *x, const float *dy, float *dx, size_t n)
-{
-    if (fff_uses_gelu(cfg)) {
-        gelu_backward_apply(x, dy, dx, n);
-        return;
-    }
-#pragma omp parallel for simd schedule(static) if (parallel : n > FFF_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f; /* torch's ReLU gradient: 0 at x = 0 */
-}
-
-double fff_activation_flops(const FffConfig *cfg) { return fff_uses_gelu(cfg) ? GELU_FLOPS_FORWARD : 0.0; }
-double fff_activation_backward_flops(const FffConfig *cfg) { return fff_uses_gelu(cfg) ? GELU_FLOPS_BACKWARD : 0.0; }
 
 /* ---- configuration and parameters ---- */
 
@@ -110,7 +43,7 @@ static double param_count(const FffConfig *cfg)
 {
     const double D = cfg->d_model;
     if (is_ufb(cfg))
-        return (double)ufb_neurons(cfg) * (2.0 * D + 1.0);
+        return (double)fff_ufb_neurons(cfg) * (2.0 * D + 1.0);
     const double K = fff_n_nodes(cfg), Lf = fff_n_leaves(cfg), LW = Lf * cfg->leaf_width;
     return K * (D + 1.0) + LW * (2.0 * D + 1.0) + Lf * D;
 }
@@ -151,7 +84,7 @@ int fff_param_specs(const FffConfig *cfg, ParamSpec *out)
 {
     const int D = cfg->d_model;
     if (is_ufb(cfg)) {
-        const int R = (int)ufb_neurons(cfg);
+        const int R = (int)fff_ufb_neurons(cfg);
         size_t off = core_spec(&out[0], "linear_in.weight", 0, 2, (int[]){R, D});
         off = core_spec(&out[1], "linear_in.bias", off, 1, (int[]){R});
         core_spec(&out[2], "linear_out.weight", off, 2, (int[]){D, R});
@@ -180,14 +113,14 @@ void fff_init(const FffConfig *cfg, float *params, Rng *rng)
     const size_t D = (size_t)cfg->d_model;
     FffParams p = fff_params(cfg, params);
     if (is_ufb(cfg)) {
-        const size_t R = ufb_neurons(cfg);
+        const size_t R = fff_ufb_neurons(cfg);
         const float in_bound = (float)sqrt(1.0 / (double)D);
         const float out_bound = (float)sqrt(1.0 / ((cfg->depth + 1.0) * cfg->parallel_size));
         rng_fill_uniform(rng, p.in_weight, R * D + R, -in_bound, in_bound); /* weight and bias */
         rng_fill_uniform(rng, p.out_weight, D * R, -out_bound, out_bound);
         return;
     }
-    const size_t K = (size_t)fff_n_nodes(cfg), LW = leaf_hidden(cfg), Lf = (size_t)fff_n_leaves(cfg);
+    const size_t K = (size_t)fff_n_nodes(cfg), LW = fff_leaf_hidden(cfg), Lf = (size_t)fff_n_leaves(cfg);
     const float l1 = (float)(1.0 / sqrt((double)D)), l2 = (float)(1.0 / sqrt((double)cfg->leaf_width));
     rng_fill_uniform(rng, p.node_weights, K * D + K + LW * D + LW, -l1, l1); /* node_*, w1s, b1s */
     rng_fill_uniform(rng, p.w2s, LW * D + Lf * D, -l2, l2);                  /* w2s, b2s */
@@ -205,10 +138,10 @@ static TrainAct train_act(const FffConfig *cfg, const float *act, int N)
     float *base = (float *)act + FFF_ACT_HEADER;
     TrainAct a = {0};
     if (is_ufb(cfg)) {
-        a.pre = base, a.masked = base + (size_t)N * ufb_neurons(cfg);
+        a.pre = base, a.masked = base + (size_t)N * fff_ufb_neurons(cfg);
         return a;
     }
-    const size_t K = (size_t)fff_n_nodes(cfg), Lf = (size_t)fff_n_leaves(cfg), LW = leaf_hidden(cfg);
+    const size_t K = (size_t)fff_n_nodes(cfg), Lf = (size_t)fff_n_leaves(cfg), LW = fff_leaf_hidden(cfg);
     a.prob = base;
     a.mix = a.prob + (size_t)N * K;
     a.hidden = a.mix + (size_t)N * Lf;
@@ -222,8 +155,8 @@ size_t fff_act_floats(const FffConfig *cfg, int B, int L)
     if (cfg->mode == FFF_MODE_INFER)
         return fff_infer_act_floats(cfg, (int)N);
     if (is_ufb(cfg))
-        return FFF_ACT_HEADER + 2 * N * ufb_neurons(cfg);
-    return FFF_ACT_HEADER + N * (fff_n_nodes(cfg) + fff_n_leaves(cfg) + 2 * leaf_hidden(cfg));
+        return FFF_ACT_HEADER + 2 * N * fff_ufb_neurons(cfg);
+    return FFF_ACT_HEADER + N * (fff_n_nodes(cfg) + fff_n_leaves(cfg) + 2 * fff_leaf_hidden(cfg));
 }
 
 size_t fff_workspace_floats(const FffConfig *cfg, int B, int L)
@@ -232,8 +165,8 @@ size_t fff_workspace_floats(const FffConfig *cfg, int B, int L)
     if (cfg->mode == FFF_MODE_INFER)
         return fff_infer_workspace_floats(cfg, (int)N);
     if (is_ufb(cfg))
-        return ws_floats_for(N * ufb_neurons(cfg)); /* backward: gradient of the masked activations */
-    const size_t LW = leaf_hidden(cfg), transposed = cfg->leaf_width > 1 ? ws_floats_for(LW * D) : 0;
+        return ws_floats_for(N * fff_ufb_neurons(cfg)); /* backward: gradient of the masked activations */
+    const size_t LW = fff_leaf_hidden(cfg), transposed = cfg->leaf_width > 1 ? ws_floats_for(LW * D) : 0;
     size_t forward = transposed + ws_floats_for(N * LW);
     size_t backward = 2 * ws_floats_for(N * LW) + ws_floats_for(N * fff_n_leaves(cfg)) +
                       ws_floats_for(N * fff_n_nodes(cfg)) + 2 * transposed;
@@ -348,7 +281,7 @@ static const float *leaf_in_weight(const FffConfig *cfg, const float *w1s, Works
 {
     if (cfg->leaf_width == 1)
         return w1s;
-    float *t = ws_take(ws, leaf_hidden(cfg) * cfg->d_model);
+    float *t = ws_take(ws, fff_leaf_hidden(cfg) * cfg->d_model);
     core_transpose(w1s, t, fff_n_leaves(cfg), cfg->d_model, cfg->leaf_width);
     return t;
 }
@@ -356,7 +289,7 @@ static const float *leaf_in_weight(const FffConfig *cfg, const float *w1s, Works
 static void fff_train_forward(const FffConfig *cfg, const float *params, const float *x, float *y, float *act,
                               int N, Workspace *ws)
 {
-    const int D = cfg->d_model, K = fff_n_nodes(cfg), Lf = fff_n_leaves(cfg), LW = (int)leaf_hidden(cfg);
+    const int D = cfg->d_model, K = fff_n_nodes(cfg), Lf = fff_n_leaves(cfg), LW = (int)fff_leaf_hidden(cfg);
     FffParams p = fff_params(cfg, params);
     TrainAct a = train_act(cfg, act, N);
     gemm_linear_forward(x, p.node_weights, p.node_biases, a.prob, N, D, K); /* node logits (N, K) */
@@ -415,7 +348,7 @@ static void leaf_in_backward(const FffConfig *cfg, const FffParams *p, const Fff
 static void fff_train_backward(const FffConfig *cfg, const float *params, const float *x, const float *act,
                                const float *dy, float *dx, float *dparams, int N, float h, Workspace *ws)
 {
-    const int D = cfg->d_model, K = fff_n_nodes(cfg), Lf = fff_n_leaves(cfg), LW = (int)leaf_hidden(cfg);
+    const int D = cfg->d_model, K = fff_n_nodes(cfg), Lf = fff_n_leaves(cfg), LW = (int)fff_leaf_hidden(cfg);
     FffParams p = fff_params(cfg, params), g = fff_params(cfg, dparams);
     TrainAct a = train_act(cfg, act, N);
     float *gm = ws_take(ws, (size_t)N * LW), *e = ws_take(ws, (size_t)N * LW);
@@ -473,7 +406,7 @@ static void ufb_mask_token(const FffConfig *cfg, const float *z, float *values)
 static void ufb_train_forward(const FffConfig *cfg, const float *params, const float *x, float *y, float *act,
                               int N)
 {
-    const int D = cfg->d_model, R = (int)ufb_neurons(cfg);
+    const int D = cfg->d_model, R = (int)fff_ufb_neurons(cfg);
     FffParams p = fff_params(cfg, params);
     TrainAct a = train_act(cfg, act, N);
     gemm_linear_forward(x, p.in_weight, p.in_bias, a.pre, N, D, R); /* z (N, R) */
@@ -488,7 +421,7 @@ static void ufb_train_forward(const FffConfig *cfg, const float *params, const f
 static void ufb_train_backward(const FffConfig *cfg, const float *params, const float *x, const float *act,
                                const float *dy, float *dx, float *dparams, int N, Workspace *ws)
 {
-    const int D = cfg->d_model, R = (int)ufb_neurons(cfg);
+    const int D = cfg->d_model, R = (int)fff_ufb_neurons(cfg);
     FffParams p = fff_params(cfg, params), g = fff_params(cfg, dparams);
     TrainAct a = train_act(cfg, act, N);
     float *dm = ws_take(ws, (size_t)N * R); /* (N, R) */
@@ -540,7 +473,7 @@ static OpFlops fff_flops_per_token(const FffConfig *cfg)
     const double D = cfg->d_model, d = cfg->depth, af = fff_activation_flops(cfg);
     const double ab = fff_activation_backward_flops(cfg);
     if (is_ufb(cfg)) {
-        const double R = (double)ufb_neurons(cfg), path = cfg->parallel_size * (d + 1.0);
+        const double R = (double)fff_ufb_neurons(cfg), path = cfg->parallel_size * (d + 1.0);
         if (cfg->mode == FFF_MODE_INFER)
             return (OpFlops){path * (4.0 * D + 1.0 + af), path * (8.0 * D + 1.0 + ab)};
         return (OpFlops){R * (2.0 * D + 1.0) + af * R + R + 2.0 * R * D, 8.0 * R * D + 2.0 * R + ab * R};

@@ -51,6 +51,9 @@
  * act: FFF_ACT_HEADER floats (act[0] = mean entropy, 0 when not in fff training mode), then
  *   fff train: p (N, K), M (N, Lf), leaf pre-activations and activations (N, Lf W) each;
  *   ufb train: z and masked activations (N, R) each;  infer: see fff_infer.h.
+ * Module layout (no cycle): ops/fff_tree.h holds the configuration, the tree geometry, the parameter views
+ *   and the activation, used by this operator (ops/fff.c: configuration, training mode, dispatch) and by its
+ *   inference paths (ops/fff_infer.c), neither of which it calls.
  * FLOPs (core.h convention; sigmoid 3, entropy 5 + 1 to sum per node, ReLU 0, GELU per gelu.h):
  *   fff train fwd per token: K(2D+1) + 3K + K + 6K + d Lf + Lf W (2D+1) + act Lf W + Lf W + 2 Lf W D + 2 Lf D,
  *     plus 1 division for the mean entropy;
@@ -64,33 +67,10 @@
 #ifndef SUBQ_FFF_H
 #define SUBQ_FFF_H
 
-#include <stdint.h>
-
 #include "config.h"
 #include "core.h"
+#include "fff_tree.h"
 #include "rng.h"
-
-typedef enum FffVariant { FFF_VARIANT_FFF = 0, FFF_VARIANT_UFB = 1 } FffVariant;
-typedef enum FffActivation { FFF_ACT_AUTO = 0, FFF_ACT_RELU = 1, FFF_ACT_GELU = 2 } FffActivation;
-typedef enum FffMode { FFF_MODE_TRAIN = 0, FFF_MODE_INFER = 1 } FffMode;
-
-#define FFF_MAX_DEPTH 20
-#define FFF_ACT_HEADER 16         /* floats before the saved tensors; keeps them 64-byte aligned */
-#define FFF_ENTROPY_EPSILON 1e-6  /* compute_entropy_safe's clamp: [eps, 1 - eps], as float32 */
-#define FFF_SIGMOID_FLOPS 3.0     /* exp(-z), 1 +, 1 / */
-#define FFF_ENTROPY_FLOPS 5.0     /* two logs, two products, one difference */
-
-typedef struct FffConfig {
-    int d_model;
-    int depth;
-    int leaf_width;    /* W (fff) */
-    int activation;    /* FffActivation */
-    int variant;       /* FffVariant */
-    int mode;          /* FffMode */
-    float region_leak; /* fff training only */
-    int seed;          /* region_leak's swaps */
-    int parallel_size; /* P (ufb) */
-} FffConfig;
 
 extern const ConfigField fff_config_fields[];
 extern const int fff_config_field_count;
@@ -112,25 +92,5 @@ OpFlops fff_flops(const FffConfig *cfg, int B, int L);
 
 /* Mean decision entropy of the last forward that wrote act (fff, mode=train; 0 otherwise). */
 float fff_mean_entropy(const FffConfig *cfg, const float *act);
-
-/* ---- shared by ops/fff.c, ops/fff_infer.c and the tests ---- */
-
-/* Views of a parameter (or gradient) block; the other variant's pointers are NULL. */
-typedef struct FffParams {
-    float *node_weights, *node_biases, *w1s, *b1s, *w2s, *b2s; /* fff */
-    float *in_weight, *in_bias, *out_weight;                   /* ufb: linear_in.weight, .bias, linear_out */
-} FffParams;
-
-FffParams fff_params(const FffConfig *cfg, const float *block);
-int fff_n_nodes(const FffConfig *cfg);  /* fff: K = 2^d - 1; ufb: Nn = 2^(d+1) - 1 (per tree) */
-int fff_n_leaves(const FffConfig *cfg); /* fff: 2^d; ufb: 0 */
-int fff_uses_gelu(const FffConfig *cfg);
-/* 1 if region_leak swaps node `node` for token `row` (fff training): hash(seed, row, node) < region_leak. */
-int fff_leak_swaps(const FffConfig *cfg, int64_t row, int node);
-/* Element-wise leaf activation (ReLU or GELU, per cfg) and its backward (dx may alias dy). */
-void fff_activation(const FffConfig *cfg, const float *x, float *y, size_t n);
-void fff_activation_backward(const FffConfig *cfg, const float *x, const float *dy, float *dx, size_t n);
-double fff_activation_flops(const FffConfig *cfg);          /* per element, forward */
-double fff_activation_backward_flops(const FffConfig *cfg); /* per element, backward */
 
 #endif

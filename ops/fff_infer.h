@@ -28,7 +28,8 @@
 #ifndef SUBQ_FFF_INFER_H
 #define SUBQ_FFF_INFER_H
 
-#include "fff.h"
+#include "core.h"
+#include "fff_tree.h"
 
 #define FFF_INFER_BATCH_MIN 4   /* fewer tokens run serially: a parallel region costs more than they do */
 #define FFF_INFER_GEMM_MIN 8    /* tokens per leaf from which a GEMM beats the per-token loops */

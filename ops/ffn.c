@@ -47,12 +47,6 @@ int ffn_param_specs(const FfnConfig *cfg, ParamSpec *out)
     return 4;
 }
 
-size_t ffn_num_params(const FfnConfig *cfg)
-{
-    size_t D = (size_t)cfg->d_model, H = (size_t)cfg->d_hidden;
-    return 2 * H * D + H + D;
-}
-
 void ffn_init(const FfnConfig *cfg, float *params, Rng *rng)
 {
     size_t D = (size_t)cfg->d_model, H = (size_t)cfg->d_hidden;

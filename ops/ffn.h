@@ -19,7 +19,6 @@ extern const int ffn_config_field_count;
 
 int ffn_validate(const FfnConfig *cfg, char *err, size_t errlen);
 int ffn_param_specs(const FfnConfig *cfg, ParamSpec *out);
-size_t ffn_num_params(const FfnConfig *cfg);
 void ffn_init(const FfnConfig *cfg, float *params, Rng *rng); /* torch.nn.Linear defaults for both layers */
 size_t ffn_act_floats(const FfnConfig *cfg, int B, int L);
 size_t ffn_workspace_floats(const FfnConfig *cfg, int B, int L); /* B L H for the hidden gradient */

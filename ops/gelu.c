@@ -50,12 +50,6 @@ int gelu_param_specs(const GeluConfig *cfg, ParamSpec *out)
     return 0;
 }
 
-size_t gelu_num_params(const GeluConfig *cfg)
-{
-    (void)cfg;
-    return 0;
-}
-
 void gelu_init(const GeluConfig *cfg, float *params, Rng *rng) { (void)cfg, (void)params, (void)rng; }
 
 size_t gelu_act_floats(const GeluConfig *cfg, int B, int L)

@@ -24,7 +24,6 @@ extern const int gelu_config_field_count;
 
 int gelu_validate(const GeluConfig *cfg, char *err, size_t errlen);
 int gelu_param_specs(const GeluConfig *cfg, ParamSpec *out); /* 0 */
-size_t gelu_num_params(const GeluConfig *cfg);
 void gelu_init(const GeluConfig *cfg, float *params, Rng *rng);
 size_t gelu_act_floats(const GeluConfig *cfg, int B, int L); /* 0: backward reads x */
 size_t gelu_workspace_floats(const GeluConfig *cfg, int B, int L);

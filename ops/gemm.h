@@ -23,7 +23,7 @@ void gemm_linear_backward_params(const float *dy, const float *x, float *dweight
 double gemm_linear_flops_forward(double rows, int d_in, int d_out, int has_bias);
 double gemm_linear_flops_backward(double rows, int d_in, int d_out, int has_bias);
 
-/* Threads BLAS may use; set once at start-up with the OpenMP count (see bench/main.c). */
+/* Threads BLAS may use; set once at start-up with the OpenMP count (see bench/cli/main.c). */
 void gemm_set_threads(int threads);
 /* 1 if the linked OpenBLAS is its OpenMP build (required: see DESIGN.md section 3). */
 int gemm_blas_is_openmp(void);

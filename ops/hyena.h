@@ -57,26 +57,9 @@
 
 #include "config.h"
 #include "core.h"
+#include "hyena_config.h"
 #include "rng.h"
 
-/* 12 + 2n parameter tensors must fit the registry's OP_MAX_PARAM_TENSORS (64). */
-#define HYENA_MAX_INNER_MLPS 16
-
-typedef struct HyenaConfig {
-    int d_model;            /* D */
-    int l_max;              /* longest sequence; the filter grid (t, z) is defined on l_max points */
-    int order;              /* o >= 2: o+1 projections, o-1 long convolutions */
-    int filter_order;       /* F, width of the implicit filter MLP */
-    int emb_dim;            /* odd, >= 3: [t, cos bands, -sin bands] */
-    int num_inner_mlps;     /* n inner Linear(F, F) + Sin layers */
-    float w;                /* Sin frequency init (freq = w) */
-    int short_filter_order; /* K, depthwise causal conv kernel */
-    float fast_decay_pct;
-    float slow_decay_pct;
-    float target;
-    float shift;            /* added to the exponential decay */
-    int modulate;           /* 0: h = hf, no decay window */
-} HyenaConfig;
 
 extern const ConfigField hyena_config_fields[];
 extern const int hyena_config_field_count;
@@ -103,13 +86,5 @@ int hyena_max_len(const HyenaConfig *cfg); /* l_max */
  * scratch holds hyena_filter_scratch_floats(cfg, L) floats. */
 size_t hyena_filter_scratch_floats(const HyenaConfig *cfg, int L);
 void hyena_filter_values(const HyenaConfig *cfg, const float *params, int L, float *scratch, float *h);
-
-/* The deterministic buffers, exposed for tests and interop (float32 as torch builds them):
- * element i of torch.linspace(start, end, n); t_l = hyena_linspace(0, 1, l_max, l);
- * deltas_c = hyena_delta(cfg, c) for c < C. */
-float hyena_linspace(float start, float end, int n, int i);
-float hyena_delta(const HyenaConfig *cfg, int c);
-/* pos_emb.z default (l_max, emb_dim) into z. */
-void hyena_init_pos_emb(const HyenaConfig *cfg, float *z);
 
 #endif

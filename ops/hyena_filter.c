@@ -18,6 +18,29 @@ __attribute__((__simd__("notinbranch"))) float expf(float);
 
 int hyena_filter_channels(const HyenaConfig *cfg) { return (cfg->order - 1) * cfg->d_model; }
 
+/* Same order and sizes as hyena_param_specs (test_hyena checks the two agree). */
+HyenaParams hyena_params_view(const HyenaConfig *cfg, const float *block)
+{
+    const size_t D = (size_t)cfg->d_model, Dn = (size_t)(cfg->order + 1) * D, K = (size_t)cfg->short_filter_order;
+    const size_t C = (size_t)hyena_filter_channels(cfg), E = (size_t)cfg->emb_dim, F = (size_t)cfg->filter_order;
+    float *p = (float *)block;
+    HyenaParams v;
+    v.in_w = p, p += Dn * D;
+    v.in_b = p, p += Dn;
+    v.out_w = p, p += D * D;
+    v.out_b = p, p += D;
+    v.short_w = p, p += Dn * K;
+    v.short_b = p, p += Dn;
+    v.filter_bias = p, p += C;
+    v.z = p, p += (size_t)cfg->l_max * E;
+    v.mlp_in_w = p, p += F * E;
+    v.mlp_in_b = p, p += F;
+    v.freq = p, p += F;
+    v.mlp_inner = p, p += (size_t)cfg->num_inner_mlps * (F * F + F);
+    v.mlp_out_w = p;
+    return v;
+}
+
 /* ---- deterministic buffers ---- */
 
 /* torch.linspace's float32 formula (torch 1.13 CPU): the first half counts up from start, the second half

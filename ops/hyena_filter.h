@@ -11,7 +11,7 @@
 #define SUBQ_HYENA_FILTER_H
 
 #include "core.h"
-#include "hyena.h"
+#include "hyena_config.h"
 
 /* Pointers into a parameter (or gradient) block, in named_parameters() order. */
 typedef struct HyenaParams {
@@ -48,5 +48,13 @@ void hyena_filter_forward(const HyenaConfig *cfg, const HyenaParams *p, const Hy
 void hyena_filter_backward(const HyenaConfig *cfg, const HyenaParams *p, const HyenaFilterActs *a, float *dh,
                            const HyenaParams *g, int L, Workspace *ws);
 OpFlops hyena_filter_flops(const HyenaConfig *cfg, int L);
+
+/* The deterministic buffers, exposed for tests and interop (float32 as torch builds them):
+ * element i of torch.linspace(start, end, n); t_l = hyena_linspace(0, 1, l_max, l);
+ * deltas_c = hyena_delta(cfg, c) for c < C. */
+float hyena_linspace(float start, float end, int n, int i);
+float hyena_delta(const HyenaConfig *cfg, int c);
+/* pos_emb.z default (l_max, emb_dim) into z. */
+void hyena_init_pos_emb(const HyenaConfig *cfg, float *z);
 
 #endif

@@ -30,7 +30,6 @@ int layernorm_param_specs(const LayerNormConfig *cfg, ParamSpec *out)
     return 2;
 }
 
-size_t layernorm_num_params(const LayerNormConfig *cfg) { return 2 * (size_t)cfg->d_model; }
 
 void layernorm_init(const LayerNormConfig *cfg, float *params, Rng *rng)
 {

@@ -18,7 +18,6 @@ extern const int layernorm_config_field_count;
 
 int layernorm_validate(const LayerNormConfig *cfg, char *err, size_t errlen);
 int layernorm_param_specs(const LayerNormConfig *cfg, ParamSpec *out);
-size_t layernorm_num_params(const LayerNormConfig *cfg);
 void layernorm_init(const LayerNormConfig *cfg, float *params, Rng *rng); /* weight 1, bias 0 */
 size_t layernorm_act_floats(const LayerNormConfig *cfg, int B, int L);    /* 2 B L */
 size_t layernorm_workspace_floats(const LayerNormConfig *cfg, int B, int L);

@@ -29,16 +29,14 @@ prepare() {
     (cd "$WORK" && make -s build/opt/test_subq subq >/dev/null)
 }
 
-# Replaces the first occurrence of $2 in file $1 by $3 (literal text); fails if $2 is absent.
+# Replaces the first occurrence of $2 in file $1 by $3 (literal text, one line); fails if $2 is absent.
 mutate() {
-    python3 - "$1" "$2" "$3" <<'EOF'
-import sys
-path, old, new = sys.argv[1:4]
-text = open(path).read()
-if old not in text:
-    sys.exit(f"mutation.sh: '{old}' is not in {path}: update the mutation list")
-open(path, "w").write(text.replace(old, new, 1))
-EOF
+    awk -v old="$2" -v new="$3" '
+        !done && (i = index($0, old)) { $0 = substr($0, 1, i - 1) new substr($0, i + length(old)); done = 1 }
+        { print }
+        END { exit done ? 0 : 3 }' "$1" >"$1.mutated" ||
+        { echo "mutation.sh: '"'"'$2'"'"' is not in $1: update the mutation list" >&2; exit 1; }
+    mv "$1.mutated" "$1"
 }
 
 prepare

@@ -1,4 +1,4 @@
-/* The image classifiers (baselines/classifier.h) and their trainer (bench/train_cls.h): gradients of every model
+/* The image classifiers (baselines/classifier.h) and their trainer (bench/train/train_cls.h): gradients of every model
  * kind against finite differences, overfitting a handful of images, deterministic augmentation, the NaN guard,
  * exact repetition, the config string round trip, and that a ViT with bidirectional attention lets patch 0 see
  * patch 63. */

@@ -1,4 +1,4 @@
-/* The claims engine and the report (bench/claims.h, bench/report.h): parsing published.tsv rows, every kind and
+/* The claims engine and the report (bench/report/claims.h, bench/report/report.h): parsing published.tsv rows, every kind and
  * every verdict on synthetic measurements, measurements read from synthetic HDF5 results files (seeds, medians,
  * conditions at the run and the root, a never-crossing crossover), the committed published.tsv, and the README's
  * generated claims table against the committed reference results. */

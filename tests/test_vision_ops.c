@@ -12,7 +12,7 @@
 
 #include "conv2d.h"
 #include "h5io.h"
-#include "hyena.h"
+#include "hyena_filter.h"
 #include "longconv2d.h"
 #include "oprun.h"
 #include "pool2d.h"

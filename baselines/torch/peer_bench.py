@@ -1,5 +1,5 @@
 """PyTorch peer timings for `subq reproduce` (experiment `peers`): the same operators at the same shapes, timed
-with the current PyTorch release on the CPU, in alternating rounds with subq (bench/pair.h).
+with the current PyTorch release on the CPU, in alternating rounds with subq (bench/harness/pair.h).
 
 Usage: .venv/bin/python baselines/torch/peer_bench.py --serve --threads N
 Serves requests on stdin, one line each, and answers each with one line on stdout:

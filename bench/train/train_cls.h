@@ -1,5 +1,5 @@
 /* train_cls: the training loop for the image classifiers (baselines/classifier.h): AdamW with the model's
- * per-tensor groups, linear warm-up then cosine decay (train_lr_at of bench/train.h), global gradient-norm
+ * per-tensor groups, linear warm-up then cosine decay (train_lr_at of bench/train/train.h), global gradient-norm
  * clipping, evaluation of test and memorisation (training-set) accuracy every N steps, wall time and FLOPs, and
  * a NaN/Inf guard that stops the run with a one-line message.
  *

@@ -1,5 +1,5 @@
 /* report: results/REPORT.md and the README's claims table, generated from the results files alone.
- * Every claim of baselines/published.tsv (bench/claims.h) gets a row: the published value with its kind and
+ * Every claim of baselines/published.tsv (bench/report/claims.h) gets a row: the published value with its kind and
  * tolerance, the conditions under which subq's number is comparable, subq's number with its spread and
  * recorded conditions, and one verdict word with its reason (docs/DESIGN.md section 8). */
 #ifndef SUBQ_REPORT_H

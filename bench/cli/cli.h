@@ -20,7 +20,6 @@ const char *cli_value(const CliOption *opts, int count, const char *name); /* NU
 int cli_long(const char *option, const char *text, long lo, long hi, long *out, char *err, size_t errlen);
 int cli_u64(const char *option, const char *text, uint64_t *out, char *err, size_t errlen);
 int cli_double(const char *option, const char *text, double lo, double hi, double *out, char *err, size_t errlen);
-void cli_print_options(FILE *out, const CliOption *opts, int count);
 /* 1 if --help or -h is among the arguments: every subcommand then prints its usage and options and exits 0. */
 int cli_wants_help(int argc, char **argv);
 /* Prints "usage: <usage>" and the options to stdout; returns 0 (the exit status). */

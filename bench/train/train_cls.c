@@ -148,17 +148,17 @@ int cls_evaluate(const ClsModel *m, const ClsData *data, int split, int max_imag
     return 0;
 }
 
-/* Batch, forward + backward, NaN guard, clipping, AdamW. Returns the objective (NaN on a bad step). */
-static double train_step(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *data, TrainState *s,
-                         ClsBuffers *b, float *lr_out, char *err, size_t errlen)
+/* Batch, forward + backward, NaN guard, clipping, AdamW; the objective into *loss. */
+static TrainStepStatus train_step(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *data, TrainState *s,
+                                  ClsBuffers *b, double *loss, float *lr_out, char *err, size_t errlen)
 {
     const int B = cfg->opt.batch;
     if (data->train_batch(data->ctx, (uint64_t)s->step, B, b->images, b->labels, err, errlen) != 0)
-        return NAN;
+        return TRAIN_STEP_FAILED;
     memset(b->grads, 0, m->n_params * sizeof(float));
-    double loss = cls_forward_backward(m, s->params, b->images, b->labels, B, b->act, b->ws, b->grads, 1,
-                                       (uint64_t)s->step, NULL);
-    return train_apply_gradients(m->tensors, m->n_tensors, &cfg->opt, s, b->grads, m->n_params, loss, lr_out, err,
+    *loss = cls_forward_backward(m, s->params, b->images, b->labels, B, b->act, b->ws, b->grads, 1,
+                                 (uint64_t)s->step, NULL);
+    return train_apply_gradients(m->tensors, m->n_tensors, &cfg->opt, s, b->grads, m->n_params, *loss, lr_out, err,
                                  errlen);
 }
 
@@ -237,9 +237,10 @@ int cls_train_run(const ClsModel *m, const ClsTrainConfig *cfg, const ClsData *d
     int rc = 0;
     while (state->step < cfg->opt.steps && rc == 0) {
         float lr = 0;
-        double loss = train_step(m, cfg, data, state, &b, &lr, err, errlen);
-        if (isnan(loss)) {
-            result->stopped_nan = strstr(err, "training stopped") != NULL;
+        double loss = NAN;
+        TrainStepStatus status = train_step(m, cfg, data, state, &b, &loss, &lr, err, errlen);
+        if (status != TRAIN_STEP_OK) {
+            result->stopped_nan = status == TRAIN_STEP_NONFINITE;
             rc = -1;
             break;
         }

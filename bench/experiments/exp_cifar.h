@@ -39,6 +39,15 @@ int exp_cifar_train_seeds(const ReproContext *ctx, Results *results, const char 
 /* cls_train_defaults with the batch, weight decay and `evals` evenly spaced evaluations (<= 1: at the end). */
 ClsTrainConfig exp_cifar_recipe(int steps, int batch, float lr, float weight_decay, int evals);
 
+/* The size and recipe of a token-sequence classifier (cifar_vit, scifar); 0 images: the whole split. */
+typedef struct SeqBudget {
+    int d_model, layers, hidden;
+    int train_images, test_images, eval_images, steps, batch, evals;
+    float lr, weight_decay;
+} SeqBudget;
+/* exp_cifar_recipe of the budget, evaluating on eval_images of each split in batches of 100. */
+ClsTrainConfig exp_cifar_seq_recipe(const SeqBudget *b);
+
 /* Records (root attribute `scale`) and prints which profile's sizes these are and what they are. */
 void exp_cifar_note_scale(const ReproContext *ctx, Results *results, const char *what);
 

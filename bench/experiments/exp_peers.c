@@ -1,6 +1,6 @@
 /* peers: the same operators at the same shapes timed with PyTorch (baselines/torch/peer_bench.py, the PyPI
  * release in the project's virtual environment, `make peers`) and with subq, side by side in one run
- * (bench/pair.h): for each point and phase, rounds of subq repetitions and PyTorch repetitions alternate,
+ * (bench/harness/pair.h): for each point and phase, rounds of subq repetitions and PyTorch repetitions alternate,
  * every repetition is recorded, and the ratio PyTorch time / subq time of the two minima is reported with its
  * spread over the rounds (above 1: subq is faster; a spread containing 1: level). Each side's rate is also
  * given as a fraction of the in-run calibration sgemm. Skipped, with a message saying how to enable it, when

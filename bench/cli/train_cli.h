@@ -1,5 +1,5 @@
 /* train_cli: `subq train`, one training run of a decoder LM on a text corpus or the associative recall task,
- * with checkpoints and exact resume (bench/train.h). */
+ * with checkpoints and exact resume (bench/train/train.h). */
 #ifndef SUBQ_TRAIN_CLI_H
 #define SUBQ_TRAIN_CLI_H
 

@@ -1,7 +1,6 @@
 #include "reproduce.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,17 +56,6 @@ const Experiment *repro_find(const char *name)
         if (strcmp(all[i].name, name) == 0)
             return &all[i];
     return NULL;
-}
-
-void repro_log(const ReproContext *ctx, const char *fmt, ...)
-{
-    if (ctx->quiet)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fflush(stdout);
 }
 
 /* An experiment is done when its results file exists and was written by the same profile. */

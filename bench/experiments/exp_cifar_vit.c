@@ -1,6 +1,4 @@
-/* cifar_vit and scifar: classifiers over token sequences of CIFAR-10 images.
- *
- * cifar_vit: a small ViT, patch 4 (64 tokens of 4x4x3 pixels, a linear patch embedding = a convolution with
+/* cifar_vit: a small ViT, patch 4 (64 tokens of 4x4x3 pixels, a linear patch embedding = a convolution with
  * kernel and stride 4), learned positional embedding, pre-norm blocks, final layernorm, mean pooling, linear
  * head; mixer attention (bidirectional, causal=0) or hyena (the official causal operator: with mean pooling every
  * token still reaches the head), channel ffn or fff of the same training width (FFF: leaf width 1, trained as the
@@ -9,38 +7,26 @@
  * attributes: fff_accuracy_retained_pct (attention+fff, hard routing, over attention+ffn, in %), the same for
  * hyena, fff_neuron_fraction, vit_minus_hyena_test_acc, leaf_width. The three runs these compare (attention+ffn,
  * attention+fff, hyena+ffn) train over exp_seed_count seeds; the root comparisons are then means over seed pairs
- * with their _by_seed values (hyena+fff and its retained percentage: one seed).
- *
- * scifar: sequential CIFAR (Hyena paper: Hyena 91%, matching S4 of the same size): the 1024 pixels as a
- * sequence of 3-channel tokens, a linear encoder, pre-norm blocks of s4d or hyena (no channel mixer, as in the
- * S4 repository's example.py), mean pooling over the sequence (example.py's), linear head. The paper profile
- * uses example.py's sizes (4 layers of width 128, lr 0.01, weight decay 0.01, batch 64, 100 epochs; dropout 0.1
- * is not implemented), for which the S4 repository reports about 88% with S4D; the published 91% models are
- * larger. Both models train over exp_seed_count seeds; hyena_minus_s4d_test_acc is the mean of the per-seed
- * gaps. */
+ * with their _by_seed values (hyena+fff and its retained percentage: one seed). */
 #include <stdio.h>
 #include <string.h>
 
 #include "exp_cifar.h"
-
-typedef struct SeqBudget {
-    int d_model, layers, hidden;
-    int train_images, test_images, eval_images, steps, batch, evals;
-    float lr, weight_decay;
-} SeqBudget;
-
-/* ---- cifar_vit ---- */
 
 #define VIT_FFF_LEAF 1
 
 static SeqBudget vit_budget(ReproProfile p)
 {
     if (p == PROFILE_SMOKE)
-        return (SeqBudget){16, 1, 32, 2000, 500, 500, 30, 32, 2, 1e-3f, 0.05f};
+        return (SeqBudget){.d_model = 16, .layers = 1, .hidden = 32, .train_images = 2000, .test_images = 500,
+                           .eval_images = 500, .steps = 30, .batch = 32, .evals = 2, .lr = 1e-3f,
+                           .weight_decay = 0.05f};
     if (p == PROFILE_PAPER) /* ViT-Tiny (D 192, 3 heads, 12 layers, MLP 768), 100 epochs of batch 128 */
-        return (SeqBudget){192, 12, 768, 0, 0, 0, 39063, 128, 20, 1e-3f, 0.05f};
+        return (SeqBudget){.d_model = 192, .layers = 12, .hidden = 768, .steps = 39063, .batch = 128, .evals = 20,
+                           .lr = 1e-3f, .weight_decay = 0.05f};
     /* 2 epochs of batch 64 (3 before seeds: the three seeded runs made the experiment 2.5x longer) */
-    return (SeqBudget){64, 4, 128, 0, 0, 2000, 1600, 64, 4, 1e-3f, 0.05f};
+    return (SeqBudget){.d_model = 64, .layers = 4, .hidden = 128, .eval_images = 2000, .steps = 1600, .batch = 64,
+                       .evals = 4, .lr = 1e-3f, .weight_decay = 0.05f};
 }
 
 static void vit_config(const SeqBudget *b, int hyena, int fff, char *out, size_t len)
@@ -62,13 +48,6 @@ static void vit_config(const SeqBudget *b, int hyena, int fff, char *out, size_t
         snprintf(out + used, len - (size_t)used, "channel=ffn,channel.d_hidden=%d", b->hidden);
 }
 
-static ClsTrainConfig seq_recipe(const SeqBudget *b)
-{
-    ClsTrainConfig tc = exp_cifar_recipe(b->steps, b->batch, b->lr, b->weight_decay, b->evals);
-    tc.eval_test_images = b->eval_images, tc.eval_train_images = b->eval_images, tc.eval_batch = 100;
-    return tc;
-}
-
 int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t errlen)
 {
     const SeqBudget b = vit_budget(ctx->profile);
@@ -80,7 +59,7 @@ int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t e
     snprintf(what, sizeof what, "ViT patch 4, width %d, %d layers, MLP %d, AdamW lr %g wd %g, batch %d, %d steps",
              b.d_model, b.layers, b.hidden, b.lr, b.weight_decay, b.batch, b.steps);
     exp_cifar_note_scale(ctx, results, what);
-    ClsTrainConfig tc = seq_recipe(&b);
+    ClsTrainConfig tc = exp_cifar_seq_recipe(&b);
     /* The runs the claims compare (attention with ffn and FFF, hyena with ffn) train over seeds; hyena+FFF once. */
     const char *names[4] = {"attention_ffn", "attention_fff", "hyena_ffn", "hyena_fff"};
     const int seeded[4] = {1, 1, 1, 0}, n_seeds = exp_seed_count(ctx);
@@ -109,51 +88,6 @@ int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t e
         repro_log(ctx, "  FFF (hard) keeps %.1f%% (attention, mean of %d seeds) and %.1f%% (hyena, one seed) of the "
                        "ffn accuracy using %.1f%% of the channel neurons; ViT - Hyena-ViT: %+.2f points\n",
                   kept, n_seeds, retained_hyena, 100.0 * o[1].neurons_used / o[1].neurons_total, vit_gap);
-    }
-    exp_cifar_free(&d);
-    return rc;
-}
-
-/* ---- scifar ---- */
-
-static SeqBudget scifar_budget(ReproProfile p)
-{
-    if (p == PROFILE_SMOKE)
-        return (SeqBudget){16, 1, 0, 1000, 200, 200, 20, 16, 2, 1e-2f, 0.01f};
-    if (p == PROFILE_PAPER) /* S4 example.py: 100 epochs of batch 64 */
-        return (SeqBudget){128, 4, 0, 0, 0, 0, 78125, 64, 20, 1e-2f, 0.01f};
-    /* about 1.3 epochs of batch 32 (2 before seeds tripled the runs) */
-    return (SeqBudget){32, 2, 0, 0, 0, 2000, 2000, 32, 4, 1e-2f, 0.01f};
-}
-
-int exp_scifar(const ReproContext *ctx, Results *results, char *err, size_t errlen)
-{
-    const SeqBudget b = scifar_budget(ctx->profile);
-    CifarAugment none = {0, CIFAR_PAD_ZERO, 0};
-    ExpCifarData d;
-    if (exp_cifar_load(ctx, results, &d, b.train_images, b.test_images, &none, err, errlen) != 0)
-        return -1;
-    char what[256];
-    snprintf(what, sizeof what, "1024 pixel tokens, width %d, %d layers, AdamW lr %g (S4D's SSM parameters 1e-3) "
-             "wd %g, batch %d, %d steps", b.d_model, b.layers, b.lr, b.weight_decay, b.batch, b.steps);
-    exp_cifar_note_scale(ctx, results, what);
-    ClsTrainConfig tc = seq_recipe(&b);
-    const char *mixers[2] = {"s4d", "hyena"};
-    const int n_seeds = exp_seed_count(ctx);
-    ExpCifarOutcome o[2], per_seed[2][EXP_MAX_SEEDS];
-    int rc = 0;
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        char config[512];
-        snprintf(config, sizeof config, "arch=blocks,patch=1,d_model=%d,layers=%d,pool=mean,mixer=%s,channel=none",
-                 b.d_model, b.layers, mixers[i]);
-        rc = exp_cifar_train_seeds(ctx, results, mixers[i], config, &d, &tc, n_seeds, per_seed[i], &o[i], err,
-                                   errlen);
-    }
-    if (rc == 0) {
-        double gap[EXP_MAX_SEEDS];
-        for (int k = 0; k < n_seeds; k++)
-            gap[k] = per_seed[1][k].test_acc - per_seed[0][k].test_acc;
-        exp_record_over_seeds(results, NULL, "hyena_minus_s4d_test_acc", gap, n_seeds);
     }
     exp_cifar_free(&d);
     return rc;

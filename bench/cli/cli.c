@@ -93,7 +93,7 @@ int cli_double(const char *option, const char *text, double lo, double hi, doubl
     return 0;
 }
 
-void cli_print_options(FILE *out, const CliOption *opts, int count)
+static void print_options(FILE *out, const CliOption *opts, int count)
 {
     for (int i = 0; i < count; i++) {
         char flag[64];
@@ -115,7 +115,7 @@ int cli_help(const char *usage, const CliOption *opts, int count)
     printf("usage: %s\n", usage);
     if (count > 0) {
         printf("options:\n");
-        cli_print_options(stdout, opts, count);
+        print_options(stdout, opts, count);
     }
     return 0;
 }

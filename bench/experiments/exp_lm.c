@@ -1,34 +1,12 @@
-/* lm_shakespeare and lm_sotu: byte-level language modelling.
- *
- * The GPT baseline is nanoGPT's CPU configuration for shakespeare_char (4 layers, 4 heads, width 128, context
- * 64, batch 12, 2000 iterations, lr 1e-3 decaying to 1e-4 at 2000 after 100 warm-up steps, AdamW betas
- * (0.9, 0.99), weight decay 0.1, clipping 1, no dropout), for which nanoGPT reports a validation loss of 1.88.
- * Differences, by design: bytes (vocab 256) instead of nanoGPT's 65 characters (the text is ASCII, so the
- * extra 191 rows only learn to be improbable), and attention/ffn with biases (torch.nn.MultiheadAttention
- * semantics) where nanoGPT's config has none. The Hyena and S4D models use the same recipe, without the
- * positional embedding, with the ffn width chosen so the parameter count matches the GPT's (lm_match_hidden);
- * every run records its count. Validation loss is nanoGPT's estimate: the mean over eval_batches random
- * validation batches.
- *
- * Each run /runs/<name>: series step, train_loss, lr, eval_step, val_loss, eval_tokens, eval_time_s;
- * attributes params, val_loss (final), best_val_loss, ppl_per_byte, bits_per_byte, flops_per_token (forward),
- * train_flops, tokens, seconds (wall, evaluations included), train_seconds (the steps alone), tokens_per_s
- * (tokens / train_seconds; the side-by-side comparison with PyTorch is the peers experiment's), steps, context,
- * batch, and train_flops_to_target (FLOPs until the validation loss first reached the published nanoGPT loss read from
- * baselines/published.tsv, -1 if never or, on other corpora, no target). Root: context, target_val_loss,
- * hyena_minus_gpt_val_loss, hyena_over_gpt_flops_to_target (or its _why). The gpt and hyena runs train over
- * exp_seed_count seeds (their losses and the root comparisons are means over seeds, with _by_seed); the others
- * once. lm_sotu trains 1000 steps of 3 x 1024 tokens (paper profile 2000; before seeds: 2500 steps of 12 x 256). */
+/* The shared half of the language-modelling experiments (exp_lm.h). */
+#include "exp_lm.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data.h"
-#include "experiments.h"
-#include "train.h"
-
-#include "claims.h"
 
 /* What one trained model gives the comparisons across runs. */
 typedef struct LmOutcome {
@@ -38,12 +16,7 @@ typedef struct LmOutcome {
     double train_flops_per_token; /* analytic forward + backward */
 } LmOutcome;
 
-typedef struct LmRun {
-    const char *name, *config; /* config without channel.d_hidden when match_params */
-    int match_params;          /* 1: choose channel.d_hidden to match the first run's parameter count */
-} LmRun;
-
-static const LmRun shakespeare_runs[] = {
+const LmRun exp_lm_runs[EXP_LM_RUNS] = {
     {"gpt", "mixer=attention,channel=ffn,pos_emb=1,mixer.n_heads=4,mixer.impl=naive,channel.d_hidden=512", 0},
     {"hyena", "mixer=hyena,channel=ffn,pos_emb=0", 1},
     {"s4d", "mixer=s4d,channel=ffn,pos_emb=0", 1},
@@ -59,7 +32,7 @@ static const LmRun shakespeare_runs[] = {
     {"s4d_moe", "mixer=s4d,channel=moe,pos_emb=0,channel.n_experts=16,channel.d_hidden=32,channel.top_k=2", 0},
 };
 
-static TrainConfig lm_train_config(ReproProfile p)
+TrainConfig exp_lm_train_config(ReproProfile p)
 {
     TrainConfig c = train_defaults(); /* nanoGPT's CPU recipe */
     c.eval_every = 250;
@@ -267,10 +240,7 @@ static void record_hyena_vs_gpt(Results *results, const LmOutcome *gpt, const Lm
     results_root_str(results, "hyena_over_gpt_flops_to_target_why", why);
 }
 
-/* Trains the runs on one corpus; target_loss (NAN: none) is the validation loss whose first crossing is
- * recorded as train_flops_to_target. The gpt, hyena and gpt_gpu runs train over exp_seed_count seeds, the others
- * once. */
-static int run_corpus(const ReproContext *ctx, Results *results, const char *dataset, const char *shape,
+int exp_lm_run_corpus(const ReproContext *ctx, Results *results, const char *dataset, const char *shape,
                       const LmRun *runs, int n_runs, const TrainConfig *tc, double target_loss, char *err,
                       size_t errlen)
 {
@@ -314,68 +284,3 @@ static int run_corpus(const ReproContext *ctx, Results *results, const char *dat
     return rc;
 }
 
-/* The paper profile's larger models, each with its own shape: nanoGPT's GPU configuration (published val loss
- * 1.4697; nanoGPT trains it with dropout 0.2, which subq does not implement) and a Hyena of about 1.5M
- * parameters (a public JAX Hyena reports a val loss of about 1.45 on this data). */
-static const LmRun shakespeare_gpu_gpt[] = {
-    {"gpt_gpu", "mixer=attention,channel=ffn,pos_emb=1,mixer.n_heads=6,mixer.impl=tiled,channel.d_hidden=1536", 0},
-};
-static const LmRun shakespeare_hyena_1p5m[] = {
-    {"hyena_1p5m", "mixer=hyena,channel=ffn,pos_emb=0,channel.d_hidden=672", 0},
-};
-
-/* nanoGPT's train_shakespeare_char.py: batch 64, context 256, 5000 steps decaying to 5000, lr 1e-3 -> 1e-4. */
-static TrainConfig lm_gpu_train_config(void)
-{
-    TrainConfig c = lm_train_config(PROFILE_PAPER);
-    c.batch = 64, c.context = 256, c.steps = 5000, c.decay_steps = 5000;
-    return c;
-}
-
-int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, size_t errlen)
-{
-    TrainConfig tc = lm_train_config(ctx->profile);
-    const char *shape = ctx->profile == PROFILE_SMOKE ? "vocab=256,d_model=32,layers=2,context=32"
-                                                      : "vocab=256,d_model=128,layers=4,context=64";
-    tc.context = ctx->profile == PROFILE_SMOKE ? 32 : 64;
-    results_root_str(results, "recipe", "nanoGPT shakespeare_char CPU: batch 12, lr 1e-3->1e-4, warmup 100, "
-                                        "betas (0.9, 0.99), wd 0.1, clip 1");
-    double target_loss;
-    if (claims_published_value(REPRO_PUBLISHED_TSV, "nanogpt_cpu_shakespeare", &target_loss, err, errlen) != 0)
-        return -1;
-    int rc = run_corpus(ctx, results, "tinyshakespeare", shape, shakespeare_runs,
-                        (int)(sizeof shakespeare_runs / sizeof shakespeare_runs[0]), &tc, target_loss, err, errlen);
-    if (rc != 0 || ctx->profile != PROFILE_PAPER)
-        return rc;
-    TrainConfig gpu = lm_gpu_train_config();
-    rc = run_corpus(ctx, results, "tinyshakespeare", "vocab=256,d_model=384,layers=6,context=256",
-                    shakespeare_gpu_gpt, 1, &gpu, NAN, err, errlen);
-    return rc != 0 ? rc
-                   : run_corpus(ctx, results, "tinyshakespeare", "vocab=256,d_model=168,layers=4,context=256",
-                                shakespeare_hyena_1p5m, 1, &gpu, NAN, err, errlen);
-}
-
-/* State of the Union: the three ffn-channel models (GPT, Hyena, S4D at matched parameters; the FFF and MoE
- * channels are compared on tiny Shakespeare) at context 1024, where the attention matrix is a large share of
- * GPT's FLOPs (at width 128 about 40% of a layer's forward), as the Hyena paper's FLOP comparison needs: batch 3
- * keeps 3072 tokens per step. The default profile trains 1000 steps (3.1M tokens per run; a GPT run took 24 min
- * on one loaded core at 2000 steps, and seven runs of that would have been most of the default profile's
- * budget); the paper profile 2000. The root attributes hyena_minus_gpt_val_loss (equal tokens) and
- * hyena_over_gpt_train_flops set the paper's Table 4.4 comparison at CPU scale. */
-#define SOTU_RUNS 3
-int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t errlen)
-{
-    TrainConfig tc = lm_train_config(ctx->profile);
-    const char *shape = ctx->profile == PROFILE_SMOKE ? "vocab=256,d_model=32,layers=2,context=64"
-                                                      : "vocab=256,d_model=128,layers=4,context=1024";
-    tc.context = ctx->profile == PROFILE_SMOKE ? 64 : 1024;
-    if (ctx->profile != PROFILE_SMOKE) {
-        tc.batch = 3;
-        tc.steps = tc.decay_steps = ctx->profile == PROFILE_PAPER ? 2000 : 1000;
-    }
-    char recipe[128];
-    snprintf(recipe, sizeof recipe, "nanoGPT CPU recipe at context %d, batch %d, %d steps", tc.context, tc.batch,
-             tc.steps);
-    results_root_str(results, "recipe", recipe);
-    return run_corpus(ctx, results, "sotu", shape, shakespeare_runs, SOTU_RUNS, &tc, NAN, err, errlen);
-}

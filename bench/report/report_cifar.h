@@ -1,4 +1,4 @@
-/* report_cifar: the CIFAR-10 sections of results/REPORT.md (bench/report.h), read from the results files of
+/* report_cifar: the CIFAR-10 sections of results/REPORT.md (bench/report/report.h), read from the results files of
  * cifar_fff (the FFF paper's table layout: memorisation / generalisation accuracy per model and training width),
  * cifar_vit, scifar and cifar_2d (one row per run: parameters, accuracies, inference FLOPs, channel neurons used,
  * time), each with the profile and scale it was measured at. Experiments without a results file are listed as

@@ -1,11 +1,12 @@
-/* Helpers shared by the experiments (see experiments.h). */
+/* Helpers shared by the experiments (exp_common.h). */
+#include "exp_common.h"
+
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "experiments.h"
 
 int exp_configure(Op *op, const char *name, const char *config, char *err, size_t errlen)
 {
@@ -130,4 +131,15 @@ double exp_record_over_seeds(Results *results, const char *run, const char *name
         results_root_series(results, key, values, n);
     }
     return mean;
+}
+
+void repro_log(const ReproContext *ctx, const char *fmt, ...)
+{
+    if (ctx->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
 }

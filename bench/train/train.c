@@ -176,20 +176,21 @@ static void adamw_step_tensors(const LmTensor *tensors, int n_tensors, const Tra
     }
 }
 
-double train_apply_gradients(const LmTensor *tensors, int n_tensors, const TrainConfig *cfg, TrainState *s,
-                             float *grads, size_t n_params, double loss, float *lr_out, char *err, size_t errlen)
+TrainStepStatus train_apply_gradients(const LmTensor *tensors, int n_tensors, const TrainConfig *cfg, TrainState *s,
+                                      float *grads, size_t n_params, double loss, float *lr_out, char *err,
+                                      size_t errlen)
 {
     double norm = clip_gradients(grads, n_params, cfg->grad_clip);
     if (!isfinite(loss) || !isfinite(norm)) {
         snprintf(err, errlen, "step %ld: %s is %s; training stopped (parameters left at step %ld)", s->step + 1,
                  isfinite(loss) ? "gradient norm" : "loss", isnan(isfinite(loss) ? norm : loss) ? "NaN" : "Inf",
                  s->step);
-        return NAN;
+        return TRAIN_STEP_NONFINITE;
     }
     s->step++;
     *lr_out = train_lr_at(cfg, s->step);
     adamw_step_tensors(tensors, n_tensors, cfg, s, grads, *lr_out);
-    return loss;
+    return TRAIN_STEP_OK;
 }
 
 static void progress(const TrainConfig *cfg, long step, double loss, double val, double tok_s, double elapsed)
@@ -220,16 +221,16 @@ static void log_step(TrainLog *log, long step, double loss, double lr)
     log->step[i] = (double)step, log->train_loss[i] = loss, log->lr[i] = lr;
 }
 
-/* One optimisation step: batch, forward+backward, guard, clip, AdamW. Returns the loss (NaN on a bad step). */
-static double train_step(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *s,
-                         TrainBuffers *b, float *lr_out, char *err, size_t errlen)
+/* One optimisation step: batch, forward+backward, guard, clip, AdamW; the loss into *loss. */
+static TrainStepStatus train_step(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *s,
+                                  TrainBuffers *b, double *loss, float *lr_out, char *err, size_t errlen)
 {
     if (data->batch(data->ctx, 0, (uint64_t)s->step, b->ids, b->targets, cfg->batch, cfg->context, err, errlen) != 0)
-        return NAN;
+        return TRAIN_STEP_FAILED;
     memset(b->grads, 0, m->n_params * sizeof(float));
-    double loss = lm_forward_backward(m, s->params, b->ids, b->targets, cfg->batch, cfg->context, b->act, b->ws,
-                                      b->grads, 1, (uint64_t)s->step);
-    return train_apply_gradients(m->tensors, m->n_tensors, cfg, s, b->grads, m->n_params, loss, lr_out, err, errlen);
+    *loss = lm_forward_backward(m, s->params, b->ids, b->targets, cfg->batch, cfg->context, b->act, b->ws, b->grads,
+                                1, (uint64_t)s->step);
+    return train_apply_gradients(m->tensors, m->n_tensors, cfg, s, b->grads, m->n_params, *loss, lr_out, err, errlen);
 }
 
 int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *state, TrainLog *log,
@@ -249,10 +250,10 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
     while (state->step < cfg->steps) {
         float lr = 0;
         const double step_t0 = timing_now_seconds();
-        loss = train_step(m, cfg, data, state, &b, &lr, err, errlen);
+        TrainStepStatus status = train_step(m, cfg, data, state, &b, &loss, &lr, err, errlen);
         result->train_seconds += timing_now_seconds() - step_t0;
-        if (isnan(loss)) {
-            result->stopped_nan = strstr(err, "stopped") != NULL;
+        if (status != TRAIN_STEP_OK) {
+            result->stopped_nan = status == TRAIN_STEP_NONFINITE;
             rc = -1;
             break;
         }
@@ -318,10 +319,10 @@ int train_stepper_time(TrainStepper *t, int n, double *ms, char *err, size_t err
 {
     for (int i = 0; i < n; i++) {
         float lr;
-        double t0 = timing_now_seconds();
-        double loss = train_step(t->m, &t->cfg, &t->data, &t->state, &t->b, &lr, err, errlen);
+        double loss, t0 = timing_now_seconds();
+        TrainStepStatus status = train_step(t->m, &t->cfg, &t->data, &t->state, &t->b, &loss, &lr, err, errlen);
         ms[i] = 1e3 * (timing_now_seconds() - t0);
-        if (isnan(loss))
+        if (status != TRAIN_STEP_OK)
             return -1;
     }
     return 0;

@@ -280,3 +280,10 @@ void exp_cifar_note_scale(const ReproContext *ctx, Results *results, const char 
     results_root_str(results, "scale", text);
     repro_log(ctx, "  %s\n", text);
 }
+
+ClsTrainConfig exp_cifar_seq_recipe(const SeqBudget *b)
+{
+    ClsTrainConfig tc = exp_cifar_recipe(b->steps, b->batch, b->lr, b->weight_decay, b->evals);
+    tc.eval_test_images = b->eval_images, tc.eval_train_images = b->eval_images, tc.eval_batch = 100;
+    return tc;
+}

@@ -68,12 +68,20 @@ void train_state_free(TrainState *s);
 int train_log_alloc(TrainLog *log, int steps, int evals);
 void train_log_free(TrainLog *log);
 
+/* How a training step ended. */
+typedef enum TrainStepStatus {
+    TRAIN_STEP_OK = 0,
+    TRAIN_STEP_FAILED,    /* the data could not be read: a one-line message */
+    TRAIN_STEP_NONFINITE, /* the loss or the gradient norm was NaN or Inf: a one-line message, parameters kept */
+} TrainStepStatus;
+
 /* The update after a forward+backward with objective `loss` and gradient `grads`: clips the gradient to
- * global L2 norm cfg->grad_clip, stops on a non-finite loss or norm (NaN returned, a one-line message, the
- * parameters untouched), else counts the step, sets *lr_out from the schedule and takes one AdamW step over
- * each tensor with its optimisation group (LmTensor). Returns loss. Shared by the LM and classifier trainers. */
-double train_apply_gradients(const LmTensor *tensors, int n_tensors, const TrainConfig *cfg, TrainState *s,
-                             float *grads, size_t n_params, double loss, float *lr_out, char *err, size_t errlen);
+ * global L2 norm cfg->grad_clip, stops on a non-finite loss or norm (TRAIN_STEP_NONFINITE, a one-line message,
+ * the parameters untouched), else counts the step, sets *lr_out from the schedule and takes one AdamW step over
+ * each tensor with its optimisation group (LmTensor). Shared by the LM and classifier trainers. */
+TrainStepStatus train_apply_gradients(const LmTensor *tensors, int n_tensors, const TrainConfig *cfg, TrainState *s,
+                                      float *grads, size_t n_params, double loss, float *lr_out, char *err,
+                                      size_t errlen);
 
 /* Learning rate at step t (1-based). */
 float train_lr_at(const TrainConfig *cfg, long t);
@@ -87,7 +95,7 @@ int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *da
 int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *state, TrainLog *log,
               TrainResult *result, char *err, size_t errlen);
 
-/* Training steps on demand, for timing them side by side with a peer (bench/pair.h): the model's state and one
+/* Training steps on demand, for timing them side by side with a peer (bench/harness/pair.h): the model's state and one
  * batch's buffers, kept between calls. Each step is the step train_run takes (batch, forward+backward, clip,
  * AdamW). */
 typedef struct TrainStepper TrainStepper;

@@ -1,25 +1,45 @@
-/* experiments: the run functions of the registered experiments (one file each, exp_<name>.c) and the
- * helpers they share for recording operator benchmarks. */
-#ifndef SUBQ_EXPERIMENTS_H
-#define SUBQ_EXPERIMENTS_H
+/* exp_common: what every experiment shares: the run's context (profile, seed, threads, the calibration sgemm),
+ * the Experiment type that reproduce.c lists, progress lines, and the helpers that record operator benchmarks
+ * and metrics over seeds into the results file. */
+#ifndef SUBQ_EXP_COMMON_H
+#define SUBQ_EXP_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "benchop.h"
 #include "opbuf.h"
-#include "reproduce.h"
+#include "results.h"
+#include "timing.h"
 
-int exp_ops_core(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_ops_scaling(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_channel_speed(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_assoc_recall(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_lm_flops(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-/* CIFAR-10 (exp_cifar*.c). */
-int exp_cifar_fff(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_scifar(const ReproContext *ctx, Results *results, char *err, size_t errlen);
-int exp_cifar_2d(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+/* The published claims (bench/report/claims.h), relative to the repository root where `subq reproduce` runs. An experiment
+ * that compares with a published number during the run (a target loss) reads it from here. */
+#define REPRO_PUBLISHED_TSV "baselines/published.tsv"
+
+typedef enum ReproProfile { PROFILE_SMOKE, PROFILE_DEFAULT, PROFILE_PAPER, PROFILE_COUNT } ReproProfile;
+
+typedef struct ReproContext {
+    ReproProfile profile;
+    const char *profile_name;
+    const char *results_dir;
+    uint64_t seed;
+    int threads;
+    int quiet;
+    double calibration_gflops; /* measured once per `subq reproduce`, recorded by every experiment */
+    double calibration_ms;
+    double calibration_min_ms; /* the fastest calibration repetition, for the regression ratios */
+} ReproContext;
+
+typedef struct Experiment {
+    const char *name;
+    const char *summary;
+    /* Fills an open results file; returns 0, or -1 with a one-line message (the file is then discarded). */
+    int (*run)(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+} Experiment;
+
+/* Progress lines go to stdout unless quiet. */
+void repro_log(const ReproContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 
 /* Configures an operator from a literal config; -1 with a message if the config is invalid. */
 int exp_configure(Op *op, const char *name, const char *config, char *err, size_t errlen);
