@@ -36,10 +36,12 @@ typedef struct SpeedSizes {
 static SpeedSizes speed_sizes(ReproProfile p)
 {
     if (p == PROFILE_SMOKE)
-        return (SpeedSizes){128, {256, 1024}, 2, {1, 16, 64}};
+        return (SpeedSizes){.d_model = 128, .widths = {256, 1024}, .n_widths = 2, .batches = {1, 16, 64}};
     if (p == PROFILE_PAPER) /* up to the FFF paper's widest: 32 x 2^15 neurons (6 GiB of ffn weights) */
-        return (SpeedSizes){768, {256, 1024, 4096, 16384, 65536, 262144, 1048576}, 7, {1, 256, POOL_ROWS}};
-    return (SpeedSizes){768, {256, 1024, 4096, 16384}, 4, {1, 256, POOL_ROWS}};
+        return (SpeedSizes){.d_model = 768, .widths = {256, 1024, 4096, 16384, 65536, 262144, 1048576}, .n_widths = 7,
+                            .batches = {1, 256, POOL_ROWS}};
+    return (SpeedSizes){.d_model = 768, .widths = {256, 1024, 4096, 16384}, .n_widths = 4,
+                        .batches = {1, 256, POOL_ROWS}};
 }
 
 typedef struct SpeedVariant {

@@ -24,10 +24,12 @@ typedef struct IsoBudget {
 static IsoBudget iso_budget(ReproProfile p)
 {
     if (p == PROFILE_SMOKE)
-        return (IsoBudget){4, 16, 1, 1000, 200, 200, 20, 16, 2};
+        return (IsoBudget){.patch = 4, .d_model = 16, .layers = 1, .train_images = 1000, .test_images = 200,
+                           .eval_images = 200, .steps = 20, .batch = 16, .evals = 2};
     if (p == PROFILE_PAPER) /* patch 1, width 128: 100 epochs of batch 128 */
-        return (IsoBudget){1, 128, 4, 0, 0, 0, 39063, 128, 20};
-    return (IsoBudget){2, 64, 4, 0, 0, 2000, 1500, 32, 5};
+        return (IsoBudget){.patch = 1, .d_model = 128, .layers = 4, .steps = 39063, .batch = 128, .evals = 20};
+    return (IsoBudget){.patch = 2, .d_model = 64, .layers = 4, .eval_images = 2000, .steps = 1500, .batch = 32,
+                       .evals = 5};
 }
 
 int exp_cifar_2d(const ReproContext *ctx, Results *results, char *err, size_t errlen)

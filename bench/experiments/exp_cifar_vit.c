@@ -61,33 +61,35 @@ int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t e
     exp_cifar_note_scale(ctx, results, what);
     ClsTrainConfig tc = exp_cifar_seq_recipe(&b);
     /* The runs the claims compare (attention with ffn and FFF, hyena with ffn) train over seeds; hyena+FFF once. */
-    const char *names[4] = {"attention_ffn", "attention_fff", "hyena_ffn", "hyena_fff"};
-    const int seeded[4] = {1, 1, 1, 0}, n_seeds = exp_seed_count(ctx);
-    ExpCifarOutcome o[4], per_seed[4][EXP_MAX_SEEDS];
+    enum { ATT_FFN, ATT_FFF, HYENA_FFN, HYENA_FFF, N_RUNS };
+    const char *names[N_RUNS] = {"attention_ffn", "attention_fff", "hyena_ffn", "hyena_fff"};
+    const int seeded[N_RUNS] = {1, 1, 1, 0}, n_seeds = exp_seed_count(ctx);
+    ExpCifarOutcome o[N_RUNS], per_seed[N_RUNS][EXP_MAX_SEEDS];
     int rc = 0;
-    for (int i = 0; i < 4 && rc == 0; i++) {
+    for (int i = 0; i < N_RUNS && rc == 0; i++) {
         char config[1024];
-        vit_config(&b, i >= 2, i % 2, config, sizeof config);
+        vit_config(&b, i == HYENA_FFN || i == HYENA_FFF, i == ATT_FFF || i == HYENA_FFF, config, sizeof config);
         rc = exp_cifar_train_seeds(ctx, results, names[i], config, &d, &tc, seeded[i] ? n_seeds : 1, per_seed[i],
                                    &o[i], err, errlen);
     }
     if (rc == 0) {
         double retained[EXP_MAX_SEEDS], gap[EXP_MAX_SEEDS];
         for (int k = 0; k < n_seeds; k++) {
-            retained[k] = 100.0 * per_seed[1][k].test_acc_infer / per_seed[0][k].test_acc;
-            gap[k] = per_seed[0][k].test_acc - per_seed[2][k].test_acc;
+            retained[k] = 100.0 * per_seed[ATT_FFF][k].test_acc_infer / per_seed[ATT_FFN][k].test_acc;
+            gap[k] = per_seed[ATT_FFN][k].test_acc - per_seed[HYENA_FFN][k].test_acc;
         }
         double kept = exp_record_over_seeds(results, NULL, "fff_accuracy_retained_pct", retained, n_seeds);
         double vit_gap = exp_record_over_seeds(results, NULL, "vit_minus_hyena_test_acc", gap, n_seeds);
-        double retained_hyena = 100.0 * o[3].test_acc_infer / per_seed[2][0].test_acc; /* seed 0 of both */
+        double retained_hyena = 100.0 * o[HYENA_FFF].test_acc_infer / per_seed[HYENA_FFN][0].test_acc; /* seed 0 */
+        const double neuron_fraction = o[ATT_FFF].neurons_used / o[ATT_FFF].neurons_total;
         results_root_metric(results, "hyena_fff_accuracy_retained_pct", retained_hyena);
-        results_root_metric(results, "fff_neuron_fraction", o[1].neurons_used / o[1].neurons_total);
+        results_root_metric(results, "fff_neuron_fraction", neuron_fraction);
         results_root_metric(results, "leaf_width", VIT_FFF_LEAF);
         results_metric(results, "attention_fff", "leaf_width", VIT_FFF_LEAF);
         results_metric(results, "hyena_fff", "leaf_width", VIT_FFF_LEAF);
         repro_log(ctx, "  FFF (hard) keeps %.1f%% (attention, mean of %d seeds) and %.1f%% (hyena, one seed) of the "
                        "ffn accuracy using %.1f%% of the channel neurons; ViT - Hyena-ViT: %+.2f points\n",
-                  kept, n_seeds, retained_hyena, 100.0 * o[1].neurons_used / o[1].neurons_total, vit_gap);
+                  kept, n_seeds, retained_hyena, 100.0 * neuron_fraction, vit_gap);
     }
     exp_cifar_free(&d);
     return rc;

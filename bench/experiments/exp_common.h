@@ -12,8 +12,8 @@
 #include "results.h"
 #include "timing.h"
 
-/* The published claims (bench/report/claims.h), relative to the repository root where `subq reproduce` runs. An experiment
- * that compares with a published number during the run (a target loss) reads it from here. */
+/* The published claims (bench/report/claims.h), relative to the repository root where `subq reproduce` runs. An
+ * experiment that compares with a published number during the run (a target loss) reads it from here. */
 #define REPRO_PUBLISHED_TSV "baselines/published.tsv"
 
 typedef enum ReproProfile { PROFILE_SMOKE, PROFILE_DEFAULT, PROFILE_PAPER, PROFILE_COUNT } ReproProfile;

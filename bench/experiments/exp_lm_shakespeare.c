@@ -35,7 +35,8 @@ int exp_lm_shakespeare(const ReproContext *ctx, Results *results, char *err, siz
     double target_loss;
     if (claims_published_value(REPRO_PUBLISHED_TSV, "nanogpt_cpu_shakespeare", &target_loss, err, errlen) != 0)
         return -1;
-    int rc = exp_lm_run_corpus(ctx, results, "tinyshakespeare", shape, exp_lm_runs, EXP_LM_RUNS, &tc, target_loss, err, errlen);
+    int rc = exp_lm_run_corpus(ctx, results, "tinyshakespeare", shape, exp_lm_runs, EXP_LM_RUNS, &tc, target_loss,
+                               err, errlen);
     if (rc != 0 || ctx->profile != PROFILE_PAPER)
         return rc;
     TrainConfig gpu = lm_gpu_train_config();

@@ -30,10 +30,13 @@ typedef struct Variant {
     int uses_heads, uses_l_max;
 } Variant;
 
+/* The indices of the series compare_hyena_attention reads. */
+enum { VARIANT_ATTENTION_NAIVE, VARIANT_ATTENTION_TILED, VARIANT_HYENA_ORDER2 };
+
 static const Variant variants[] = {
-    {"attention_naive", "attention", "d_model=%d,n_heads=%d,impl=naive", 1, 0},
-    {"attention_tiled", "attention", "d_model=%d,n_heads=%d,impl=tiled", 1, 0},
-    {"hyena_order2", "hyena", "d_model=%d,order=2,l_max=%d", 0, 1},
+    [VARIANT_ATTENTION_NAIVE] = {"attention_naive", "attention", "d_model=%d,n_heads=%d,impl=naive", 1, 0},
+    [VARIANT_ATTENTION_TILED] = {"attention_tiled", "attention", "d_model=%d,n_heads=%d,impl=tiled", 1, 0},
+    [VARIANT_HYENA_ORDER2] = {"hyena_order2", "hyena", "d_model=%d,order=2,l_max=%d", 0, 1},
     {"hyena_order3", "hyena", "d_model=%d,order=3,l_max=%d", 0, 1},
     {"s4d", "s4d", "d_model=%d", 0, 0},
     {"fftconv", "fftconv", "d_model=%d,l_max=%d", 0, 1},
@@ -204,6 +207,7 @@ int exp_ops_scaling(const ReproContext *ctx, Results *results, char *err, size_t
     results_root_metric(results, "d_model", sz.d_model);
     results_root_metric(results, "n_heads", sz.n_heads);
     results_root_metric(results, "batch", 1);
-    compare_hyena_attention(ctx, results, &series[0], &series[1], &series[2]);
+    compare_hyena_attention(ctx, results, &series[VARIANT_ATTENTION_NAIVE], &series[VARIANT_ATTENTION_TILED],
+                            &series[VARIANT_HYENA_ORDER2]);
     return 0;
 }
