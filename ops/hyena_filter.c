@@ -33,12 +33,18 @@ HyenaParams hyena_params_view(const HyenaConfig *cfg, const float *block)
     v.short_b = p, p += Dn;
     v.filter_bias = p, p += C;
     v.z = p, p += (size_t)cfg->l_max * E;
-    v.mlp_in_w = p, p += F * E;
-    v.mlp_in_b = p, p += F;
-    v.freq = p, p += F;
-    v.mlp_inner = p, p += (size_t)cfg->num_inner_mlps * (F * F + F);
-    v.mlp_out_w = p;
+    hyena_filter_mlp_view(&v, p, (int)E, (int)F, cfg->num_inner_mlps);
     return v;
+}
+
+void hyena_filter_mlp_view(HyenaParams *v, float *p, int emb_dim, int filter_order, int num_inner_mlps)
+{
+    const size_t E = (size_t)emb_dim, F = (size_t)filter_order;
+    v->mlp_in_w = p, p += F * E;
+    v->mlp_in_b = p, p += F;
+    v->freq = p, p += F;
+    v->mlp_inner = p, p += (size_t)num_inner_mlps * (F * F + F);
+    v->mlp_out_w = p;
 }
 
 /* ---- deterministic buffers ---- */

@@ -27,6 +27,9 @@ typedef struct HyenaParams {
 } HyenaParams;
 
 HyenaParams hyena_params_view(const HyenaConfig *cfg, const float *block);
+/* Points the filter MLP's views (mlp_in_w, mlp_in_b, freq, mlp_inner, mlp_out_w) at p, in that order: the
+ * layout of the MLP's parameters in both the Hyena and the longconv2d blocks. */
+void hyena_filter_mlp_view(HyenaParams *v, float *p, int emb_dim, int filter_order, int num_inner_mlps);
 int hyena_filter_channels(const HyenaConfig *cfg); /* C = (order-1) d_model */
 
 /* What the filter keeps for backward, for one sequence length L. */

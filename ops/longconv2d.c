@@ -266,11 +266,7 @@ static HyenaParams filter_view(const Longconv2dConfig *cfg, const float *block, 
     memset(&v, 0, sizeof v);
     v.filter_bias = p, p += D; /* our skip bias (not read by hyena_filter_*) */
     v.z = z;
-    v.mlp_in_w = p, p += F * E;
-    v.mlp_in_b = p, p += F;
-    v.freq = p, p += F;
-    v.mlp_inner = p, p += (size_t)cfg->num_inner_mlps * (F * F + F);
-    v.mlp_out_w = p;
+    hyena_filter_mlp_view(&v, p, (int)E, (int)F, cfg->num_inner_mlps);
     return v;
 }
 

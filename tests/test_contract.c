@@ -133,33 +133,37 @@ static int ref_buffers_alloc(RefBuffers *b, const OpFixture *fx)
 
 static void ref_buffers_free(RefBuffers *b) { free(b->y), free(b->dx), free(b->dparams); }
 
-static int count_attention(const OpFixture *fx, OpFlops *c)
+/* Runs the double reference of attention, hyena or s4d (they share one signature) on the fixture's data. */
+static int run_sequence_reference(const OpFixture *fx, OpFlops *c)
 {
     RefBuffers b;
-    int rc = ref_buffers_alloc(&b, fx) == 0 && ref_attention(&fx->op.cfg.attention, fx->params, fx->x, fx->dy, fx->B,
-                                                             fx->L, b.y, b.dx, b.dparams, &c->forward,
-                                                             &c->backward) == 0
-                 ? 0
-                 : -1;
+    int rc = ref_buffers_alloc(&b, fx);
+    if (rc == 0) {
+        const OpConfigUnion *u = &fx->op.cfg;
+#define REF_ARGS fx->params, fx->x, fx->dy, fx->B, fx->L, b.y, b.dx, b.dparams, &c->forward, &c->backward
+        if (fx->op.info == op_info(OP_ATTENTION))
+            rc = ref_attention(&u->attention, REF_ARGS);
+        else if (fx->op.info == op_info(OP_HYENA))
+            rc = ref_hyena(&u->hyena, REF_ARGS);
+        else
+            rc = ref_s4d(&u->s4d, REF_ARGS);
+#undef REF_ARGS
+    }
     ref_buffers_free(&b);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
+
+static int count_attention(const OpFixture *fx, OpFlops *c) { return run_sequence_reference(fx, c); }
 
 /* The reference convolves directly; the FFT method's cost is fftconv_cm_flops by the convention in
  * ops/fftconv.h (2.5 n log2 n per real transform), added once per long convolution. */
 static int count_hyena(const OpFixture *fx, OpFlops *c)
 {
     const HyenaConfig *cfg = &fx->op.cfg.hyena;
-    RefBuffers b;
-    int rc = ref_buffers_alloc(&b, fx) == 0 &&
-                     ref_hyena(cfg, fx->params, fx->x, fx->dy, fx->B, fx->L, b.y, b.dx, b.dparams, &c->forward,
-                               &c->backward) == 0
-                 ? 0
-                 : -1;
     OpFlops conv = fftconv_cm_flops(fx->B, cfg->d_model, fx->L, 1);
+    int rc = run_sequence_reference(fx, c); /* writes the counts */
     c->forward += (cfg->order - 1) * conv.forward;
     c->backward += (cfg->order - 1) * conv.backward;
-    ref_buffers_free(&b);
     return rc;
 }
 
@@ -168,16 +172,10 @@ static int count_hyena(const OpFixture *fx, OpFlops *c)
 static int count_s4d(const OpFixture *fx, OpFlops *c)
 {
     const S4dConfig *cfg = &fx->op.cfg.s4d;
-    RefBuffers b;
-    int rc = ref_buffers_alloc(&b, fx) == 0 &&
-                     ref_s4d(cfg, fx->params, fx->x, fx->dy, fx->B, fx->L, b.y, b.dx, b.dparams, &c->forward,
-                             &c->backward) == 0
-                 ? 0
-                 : -1;
     OpFlops kernel = s4d_kernel_flops(cfg, fx->L), conv = fftconv_cm_flops(fx->B, cfg->d_model, fx->L, 1);
+    int rc = run_sequence_reference(fx, c); /* writes the counts */
     c->forward += kernel.forward + conv.forward;
     c->backward += kernel.backward + conv.backward;
-    ref_buffers_free(&b);
     return rc;
 }
 
