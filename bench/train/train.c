@@ -49,20 +49,43 @@ void train_state_free(TrainState *s)
     s->params = s->m = s->v = NULL;
 }
 
+int train_columns_alloc(double **const cols[], int n_cols, int cap)
+{
+    int ok = 1;
+    for (int c = 0; c < n_cols; c++)
+        ok &= (*cols[c] = calloc((size_t)cap, sizeof(double))) != NULL;
+    if (!ok)
+        train_columns_free(cols, n_cols);
+    return ok ? 0 : -1;
+}
+
+void train_columns_free(double **const cols[], int n_cols)
+{
+    for (int c = 0; c < n_cols; c++) {
+        free(*cols[c]);
+        *cols[c] = NULL;
+    }
+}
+
+void train_columns_append(double *const cols[], int n_cols, int *n, int cap, const double *row)
+{
+    if (*n >= cap)
+        return;
+    for (int c = 0; c < n_cols; c++)
+        cols[c][*n] = row[c];
+    (*n)++;
+}
+
+#define LM_STEP_COLS(log) {&(log)->step, &(log)->train_loss, &(log)->lr}
+#define LM_EVAL_COLS(log) {&(log)->eval_step, &(log)->val_loss, &(log)->eval_time_s, &(log)->eval_tokens}
+
 int train_log_alloc(TrainLog *log, int steps, int evals)
 {
     memset(log, 0, sizeof *log);
     log->cap_train = steps > 0 ? steps : 1;
     log->cap_eval = evals > 0 ? evals : 1;
-    log->step = calloc((size_t)log->cap_train, sizeof(double));
-    log->train_loss = calloc((size_t)log->cap_train, sizeof(double));
-    log->lr = calloc((size_t)log->cap_train, sizeof(double));
-    log->eval_step = calloc((size_t)log->cap_eval, sizeof(double));
-    log->val_loss = calloc((size_t)log->cap_eval, sizeof(double));
-    log->eval_time_s = calloc((size_t)log->cap_eval, sizeof(double));
-    log->eval_tokens = calloc((size_t)log->cap_eval, sizeof(double));
-    if (!log->step || !log->train_loss || !log->lr || !log->eval_step || !log->val_loss || !log->eval_time_s ||
-        !log->eval_tokens) {
+    double **train[] = LM_STEP_COLS(log), **eval[] = LM_EVAL_COLS(log);
+    if (train_columns_alloc(train, 3, log->cap_train) != 0 || train_columns_alloc(eval, 4, log->cap_eval) != 0) {
         train_log_free(log);
         return -1;
     }
@@ -71,8 +94,9 @@ int train_log_alloc(TrainLog *log, int steps, int evals)
 
 void train_log_free(TrainLog *log)
 {
-    free(log->step), free(log->train_loss), free(log->lr);
-    free(log->eval_step), free(log->val_loss), free(log->eval_time_s), free(log->eval_tokens);
+    double **train[] = LM_STEP_COLS(log), **eval[] = LM_EVAL_COLS(log);
+    train_columns_free(train, 3);
+    train_columns_free(eval, 4);
     memset(log, 0, sizeof *log);
 }
 
@@ -206,19 +230,16 @@ static void progress(const TrainConfig *cfg, long step, double loss, double val,
 
 static void log_eval(TrainLog *log, long step, double val, double seconds, double tokens)
 {
-    if (!log || log->n_eval >= log->cap_eval)
-        return;
-    int i = log->n_eval++;
-    log->eval_step[i] = (double)step, log->val_loss[i] = val;
-    log->eval_time_s[i] = seconds, log->eval_tokens[i] = tokens;
+    if (log)
+        train_columns_append((double *[]){log->eval_step, log->val_loss, log->eval_time_s, log->eval_tokens}, 4,
+                             &log->n_eval, log->cap_eval, (double[]){(double)step, val, seconds, tokens});
 }
 
 static void log_step(TrainLog *log, long step, double loss, double lr)
 {
-    if (!log || log->n_train >= log->cap_train)
-        return;
-    int i = log->n_train++;
-    log->step[i] = (double)step, log->train_loss[i] = loss, log->lr[i] = lr;
+    if (log)
+        train_columns_append((double *[]){log->step, log->train_loss, log->lr}, 3, &log->n_train, log->cap_train,
+                             (double[]){(double)step, loss, lr});
 }
 
 /* One optimisation step: batch, forward+backward, guard, clip, AdamW; the loss into *loss. */

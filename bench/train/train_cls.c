@@ -63,27 +63,28 @@ int cls_state_alloc(TrainState *s, const ClsModel *m, uint64_t seed, char *err, 
     return 0;
 }
 
+#define CLS_STEP_COLS(log) {&(log)->step, &(log)->train_loss, &(log)->lr}
+#define CLS_EVAL_COLS(log) \
+    {&(log)->eval_step, &(log)->test_loss, &(log)->test_acc, &(log)->train_acc, &(log)->eval_seconds}
+
 int cls_log_alloc(ClsLog *log, int steps, int evals)
 {
     memset(log, 0, sizeof *log);
     log->cap_train = steps > 0 ? steps : 1;
     log->cap_eval = evals > 0 ? evals : 1;
-    double **train[] = {&log->step, &log->train_loss, &log->lr};
-    double **eval[] = {&log->eval_step, &log->test_loss, &log->test_acc, &log->train_acc, &log->eval_seconds};
-    int ok = 1;
-    for (size_t i = 0; i < sizeof train / sizeof train[0]; i++)
-        ok &= (*train[i] = calloc((size_t)log->cap_train, sizeof(double))) != NULL;
-    for (size_t i = 0; i < sizeof eval / sizeof eval[0]; i++)
-        ok &= (*eval[i] = calloc((size_t)log->cap_eval, sizeof(double))) != NULL;
-    if (!ok)
+    double **train[] = CLS_STEP_COLS(log), **eval[] = CLS_EVAL_COLS(log);
+    if (train_columns_alloc(train, 3, log->cap_train) != 0 || train_columns_alloc(eval, 5, log->cap_eval) != 0) {
         cls_log_free(log);
-    return ok ? 0 : -1;
+        return -1;
+    }
+    return 0;
 }
 
 void cls_log_free(ClsLog *log)
 {
-    free(log->step), free(log->train_loss), free(log->lr);
-    free(log->eval_step), free(log->test_loss), free(log->test_acc), free(log->train_acc), free(log->eval_seconds);
+    double **train[] = CLS_STEP_COLS(log), **eval[] = CLS_EVAL_COLS(log);
+    train_columns_free(train, 3);
+    train_columns_free(eval, 5);
     memset(log, 0, sizeof *log);
 }
 
@@ -166,19 +167,18 @@ static TrainStepStatus train_step(const ClsModel *m, const ClsTrainConfig *cfg, 
 
 static void log_step(ClsLog *log, long step, double loss, double lr)
 {
-    if (!log || log->n_train >= log->cap_train)
-        return;
-    int i = log->n_train++;
-    log->step[i] = (double)step, log->train_loss[i] = loss, log->lr[i] = lr;
+    if (log)
+        train_columns_append((double *[]){log->step, log->train_loss, log->lr}, 3, &log->n_train, log->cap_train,
+                             (double[]){(double)step, loss, lr});
 }
 
 static void log_eval(ClsLog *log, long step, const ClsTrainResult *r, double seconds)
 {
-    if (!log || log->n_eval >= log->cap_eval)
-        return;
-    int i = log->n_eval++;
-    log->eval_step[i] = (double)step, log->test_loss[i] = r->test.loss, log->test_acc[i] = r->test.accuracy;
-    log->train_acc[i] = r->train.accuracy, log->eval_seconds[i] = seconds;
+    if (log)
+        train_columns_append((double *[]){log->eval_step, log->test_loss, log->test_acc, log->train_acc,
+                                          log->eval_seconds},
+                             5, &log->n_eval, log->cap_eval,
+                             (double[]){(double)step, r->test.loss, r->test.accuracy, r->train.accuracy, seconds});
 }
 
 /* Test and memorisation accuracy at the current parameters, timed apart from training; the last evaluation
