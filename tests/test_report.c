@@ -12,6 +12,7 @@
 #include "claims.h"
 #include "h5io.h"
 #include "report.h"
+#include "report_peers.h"
 #include "testutil.h"
 
 #define PUBLISHED "baselines/published.tsv"
@@ -442,4 +443,67 @@ Test(report, report_writes_every_claim_with_its_verdict, .init = tmp_setup, .fin
     cr_expect_eq(verdict_lines, VERDICT_COUNT, "the header defines %d verdicts", verdict_lines);
     free(claims);
     cr_expect_eq(report_write("no/such/published.tsv", tmp_dir, out, err, sizeof err), -1);
+}
+
+/* A peers file with the Hyena-vs-SDPA runs written out of length order (as HDF5 lists them by name): the
+ * section lists them by length and states the crossover and the speedup at the longest length; without a
+ * crossover it gives the reason. */
+static void make_peers(int with_crossover)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/peers.h5", tmp_dir);
+    H5File *f = h5io_create_atomic(path, err, sizeof err);
+    cr_assert_not_null(f, "%s", err);
+    const double lengths[3] = {16384, 1024, 4096}, ratio[3] = {3.5, 0.8, 1.6};
+    for (int i = 0; i < 3; i++) {
+        char run[64];
+        snprintf(run, sizeof run, "runs/hyena_vs_sdpa_L%.0f", lengths[i]);
+        cr_assert_eq(h5io_group(f, run, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(h5io_attr_double(f, run, "seq_len", lengths[i], err, sizeof err), 0);
+        cr_assert_eq(h5io_attr_str(f, run, "torch_config", "d_model=768,n_heads=12,impl=tiled", err, sizeof err), 0);
+        cr_assert_eq(h5io_attr_double(f, run, "torch_over_subq_forward_backward", ratio[i], err, sizeof err), 0);
+        cr_assert_eq(h5io_attr_double(f, run, "torch_over_subq_forward_backward_low", ratio[i] - 0.1, err,
+                                      sizeof err),
+                     0);
+        cr_assert_eq(h5io_attr_double(f, run, "torch_over_subq_forward_backward_high", ratio[i] + 0.1, err,
+                                      sizeof err),
+                     0);
+    }
+    cr_assert_eq(h5io_attr_double(f, "/", "hyena_vs_sdpa_longest_seq_len", 16384, err, sizeof err), 0);
+    cr_assert_eq(h5io_attr_double(f, "/", "speedup_hyena_vs_sdpa_at_longest", 3.5, err, sizeof err), 0);
+    if (with_crossover)
+        cr_assert_eq(h5io_attr_double(f, "/", "crossover_seq_len_hyena_vs_sdpa", 4096, err, sizeof err), 0);
+    else
+        cr_assert_eq(h5io_attr_str(f, "/", "crossover_seq_len_hyena_vs_sdpa_why", "never faster", err, sizeof err),
+                     0);
+    cr_assert_eq(h5io_commit(f, err, sizeof err), 0, "%s", err);
+}
+
+static char *peers_section(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    cr_assert_not_null(out);
+    report_peers_section(out, tmp_dir);
+    fclose(out);
+    return text;
+}
+
+Test(report, peers_section_lists_hyena_against_sdpa_by_length_with_the_crossover, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    make_peers(1);
+    char *text = peers_section();
+    const char *l1 = strstr(text, "| 1024 |"), *l4 = strstr(text, "| 4096 |"), *l16 = strstr(text, "| 16384 |");
+    cr_assert(l1 && l4 && l16, "a row per length:\n%s", text);
+    cr_expect(l1 < l4 && l4 < l16, "rows in order of length:\n%s", text);
+    cr_expect(strstr(l16, "3.50x [3.40, 3.60]") != NULL, "the 16K cell:\n%s", text);
+    cr_expect(strstr(text, "L = 4096.") != NULL, "the crossover:\n%s", text);
+    cr_expect(strstr(text, "L = 16384: 3.50x") != NULL, "the longest length:\n%s", text);
+    free(text);
+    make_peers(0);
+    text = peers_section();
+    cr_expect(strstr(text, "No crossover: never faster.") != NULL, "%s", text);
+    free(text);
 }

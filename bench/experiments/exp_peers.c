@@ -4,7 +4,11 @@
  * every repetition is recorded, and the ratio PyTorch time / subq time of the two minima is reported with its
  * spread over the rounds (above 1: subq is faster; a spread containing 1: level). Each side's rate is also
  * given as a fraction of the in-run calibration sgemm. Skipped, with a message saying how to enable it, when
- * the environment is absent. docs/DESIGN.md section 6 states the method. */
+ * the environment is absent. docs/DESIGN.md section 6 states the method.
+ *
+ * Runs hyena_vs_sdpa_L<L> pair subq's Hyena (order 2) with PyTorch's SDPA attention (run attributes torch_op,
+ * torch_config) at 1K to 16K (paper: 64K); root crossover_seq_len_hyena_vs_sdpa (or its _why) and
+ * speedup_hyena_vs_sdpa_at_longest (with _low, _high): the ops_scaling comparison against the best peer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,11 @@ typedef struct PeerPoint {
     int seq_len;
 } PeerPoint;
 
+/* What the PyTorch side runs at a point when it is another operator than subq's (NULL op: the same). */
+typedef struct PeerOther {
+    const char *op, *config;
+} PeerOther;
+
 /* Run names are the same in every profile (plots/peers.gp lists them); the sizes live in each run's config
  * and seq_len. The default points are the targets of docs/DESIGN.md section 6: attention at 1K, 4K and 16K
  * against SDPA and at 1K and 2K against the explicit softmax, the GEMM-bound ops on 4096 tokens, the long
@@ -43,6 +52,13 @@ static const PeerPoint default_points[] = {
     {"hyena_order2", "hyena", "d_model=768,order=2,l_max=4096", 4096},
     {"s4d", "s4d", "d_model=768", 4096},
 };
+
+/* Hyena (order 2, subq) against PyTorch's SDPA attention (the peer's attention impl=tiled) by length: the
+ * crossover and the long-sequence speedup of ops_scaling, measured against the best peer's attention instead of
+ * subq's own. Paper profile: up to 64K. */
+static const int hyena_sdpa_lengths[] = {1024, 2048, 4096, 8192, 16384, 32768, 65536};
+#define HYENA_SDPA_DEFAULT 5 /* lengths up to 16K: the 32K and 64K points cost about 25 min of SDPA alone */
+static const int hyena_sdpa_smoke_lengths[] = {256, 512};
 
 static const PeerPoint paper_extra_points[] = {
     {"attention_tiled_longest", "attention", "d_model=768,n_heads=12,impl=tiled", 65536},
@@ -108,9 +124,10 @@ static int sample_torch(void *ctx, int reps, double *ms, char *err, size_t errle
 }
 
 /* Records one phase of a point: both sides' statistics and every repetition, the ratio with its spread and
- * outcome, and each side's rate as a fraction of the calibration sgemm. */
+ * outcome, and each side's rate (its own analytic FLOPs, flops[0] subq's and flops[1] PyTorch's, which differ
+ * when the sides run different operators) as a fraction of the calibration sgemm. */
 static void record_phase(const ReproContext *ctx, Results *results, const char *run, const char *phase,
-                         double flops, const PairStats *st, const double *subq_ms, const double *torch_ms)
+                         const double flops[2], const PairStats *st, const double *subq_ms, const double *torch_ms)
 {
     char name[128], word[64];
     const struct {
@@ -124,7 +141,7 @@ static void record_phase(const ReproContext *ctx, Results *results, const char *
         snprintf(name, sizeof name, "%s_%s_ms_median", sides[i].side, phase);
         results_metric(results, run, name, sides[i].t->median_ms);
         snprintf(name, sizeof name, "%s_%s_gflops_fraction_of_calibration", sides[i].side, phase);
-        results_metric(results, run, name, flops / (sides[i].t->min_ms * 1e6) / ctx->calibration_gflops);
+        results_metric(results, run, name, flops[i] / (sides[i].t->min_ms * 1e6) / ctx->calibration_gflops);
         snprintf(name, sizeof name, "%s_%s_ms", sides[i].side, phase);
         results_series(results, run, name, sides[i].ms, st->rounds * st->reps);
     }
@@ -144,12 +161,13 @@ static void record_phase(const ReproContext *ctx, Results *results, const char *
 }
 
 static int pair_phase(const ReproContext *ctx, Results *results, const PeerPoint *p, SubqSide *subq,
-                      TorchSide *torch, double flops, char *err, size_t errlen)
+                      TorchSide *torch, const double flops[2], PairStats *out, char *err, size_t errlen)
 {
     PairSide a = {"subq", sample_subq, subq}, b = {"torch", sample_torch, torch};
     double *a_ms, *b_ms;
     PairStats st;
     int rc = pair_measure_sized(&a, &b, PAIR_MIN_ROUNDS, PEER_ROUND_SECONDS, &a_ms, &b_ms, &st, err, errlen);
+    *out = st;
     if (rc == 0) {
         const char *phase = subq->phase == BENCHOP_FORWARD ? "forward" : "forward_backward";
         char word[64];
@@ -163,27 +181,40 @@ static int pair_phase(const ReproContext *ctx, Results *results, const PeerPoint
     return rc;
 }
 
-static int run_point(const ReproContext *ctx, Results *results, PeerProc *peer, const PeerPoint *p, char *err,
-                     size_t errlen)
+/* Both phases of a point; the forward+backward statistics into *train. */
+static int run_point(const ReproContext *ctx, Results *results, PeerProc *peer, const PeerPoint *p,
+                     const PeerOther *other, PairStats *train, char *err, size_t errlen)
 {
     Op op;
     if (exp_configure(&op, p->op, p->config, err, errlen) != 0)
         return -1;
     char request[512], reply[256];
-    snprintf(request, sizeof request, "setup %s %s 1 %d", p->op, p->config, p->seq_len);
+    snprintf(request, sizeof request, "setup %s %s 1 %d", other->op ? other->op : p->op,
+             other->op ? other->config : p->config, p->seq_len);
     if (peerproc_request(peer, request, reply, sizeof reply, err, errlen) != 0)
         return -1;
     SubqSide subq = {.phase = BENCHOP_FORWARD};
     if (benchop_open(&subq.session, &op, 1, p->seq_len, 1, 0, ctx->seed, err, errlen) != BENCHOP_OK)
         return -1;
     exp_record_point(results, p->run, &op, 1, p->seq_len);
-    OpFlops fl = op_flops(&op, 1, p->seq_len);
+    if (other->op) {
+        results_metric_str(results, p->run, "torch_op", other->op);
+        results_metric_str(results, p->run, "torch_config", other->config);
+    }
+    Op torch_op = op;
+    if (other->op && exp_configure(&torch_op, other->op, other->config, err, errlen) != 0) {
+        benchop_close(&subq.session);
+        return -1;
+    }
+    OpFlops fl = op_flops(&op, 1, p->seq_len), tfl = op_flops(&torch_op, 1, p->seq_len);
     TorchSide torch = {peer, "forward"};
-    int rc = pair_phase(ctx, results, p, &subq, &torch, fl.forward, err, errlen);
+    PairStats forward;
+    int rc = pair_phase(ctx, results, p, &subq, &torch, (double[]){fl.forward, tfl.forward}, &forward, err, errlen);
     if (rc == 0) {
         subq.phase = BENCHOP_TRAINING;
         torch.phase = "train";
-        rc = pair_phase(ctx, results, p, &subq, &torch, fl.forward + fl.backward, err, errlen);
+        rc = pair_phase(ctx, results, p, &subq, &torch,
+                        (double[]){fl.forward + fl.backward, tfl.forward + tfl.backward}, train, err, errlen);
     }
     benchop_close(&subq.session);
     return rc;
@@ -288,7 +319,8 @@ static int run_lm_point(const ReproContext *ctx, Results *results, PeerProc *pee
     if (rc == 0) {
         char word[64];
         const double tokens = (double)batch * context;
-        record_phase(ctx, results, p->run, "train_step", fl.forward + fl.backward, &st, a_ms, b_ms);
+        const double step_flops = fl.forward + fl.backward;
+        record_phase(ctx, results, p->run, "train_step", (double[]){step_flops, step_flops}, &st, a_ms, b_ms);
         results_metric(results, p->run, "subq_tokens_per_s", tokens / (st.a.min_ms * 1e-3));
         results_metric(results, p->run, "torch_tokens_per_s", tokens / (st.b.min_ms * 1e-3));
         repro_log(ctx, "  %-22s %zu params  subq %.0f tok/s  torch %.0f tok/s  subq/torch %5.2fx [%.2f, %.2f] %s\n",
@@ -300,6 +332,43 @@ static int run_lm_point(const ReproContext *ctx, Results *results, PeerProc *pee
     train_stepper_close(stepper);
     lm_destroy(&m);
     return rc;
+}
+
+/* Hyena against SDPA at each length (runs hyena_vs_sdpa_L<L>), then at the root: the crossover, the shortest
+ * length from which Hyena's forward+backward is faster at every longer length measured (outcome "subq faster":
+ * the whole spread above 1), or its _why; and the speedup at the longest length. */
+static int run_hyena_sdpa(const ReproContext *ctx, Results *results, PeerProc *peer, char *err, size_t errlen)
+{
+    const int smoke = ctx->profile == PROFILE_SMOKE, D = smoke ? 128 : 768, heads = smoke ? 4 : 12;
+    const int *lengths = smoke ? hyena_sdpa_smoke_lengths : hyena_sdpa_lengths;
+    const int n = smoke ? 2 : ctx->profile == PROFILE_PAPER ? 7 : HYENA_SDPA_DEFAULT;
+    int cross = -1, rc = 0;
+    PairStats st = {0};
+    for (int i = 0; i < n && rc == 0; i++) {
+        char run[64], config[128], torch_config[128];
+        snprintf(run, sizeof run, "hyena_vs_sdpa_L%d", lengths[i]);
+        snprintf(config, sizeof config, "d_model=%d,order=2,l_max=%d", D, lengths[i]);
+        snprintf(torch_config, sizeof torch_config, "d_model=%d,n_heads=%d,impl=tiled", D, heads);
+        PeerPoint p = {run, "hyena", config, lengths[i]};
+        rc = run_point(ctx, results, peer, &p, &(PeerOther){"attention", torch_config}, &st, err, errlen);
+        cross = st.outcome == PAIR_A_FASTER ? (cross < 0 ? i : cross) : -1;
+    }
+    if (rc != 0)
+        return rc;
+    results_root_metric(results, "hyena_vs_sdpa_longest_seq_len", lengths[n - 1]);
+    results_root_metric(results, "speedup_hyena_vs_sdpa_at_longest", st.ratio);
+    results_root_metric(results, "speedup_hyena_vs_sdpa_at_longest_low", st.ratio_low);
+    results_root_metric(results, "speedup_hyena_vs_sdpa_at_longest_high", st.ratio_high);
+    if (cross >= 0)
+        results_root_metric(results, "crossover_seq_len_hyena_vs_sdpa", lengths[cross]);
+    else {
+        char why[128];
+        snprintf(why, sizeof why, "hyena is not shown faster at the longest length measured, L=%d", lengths[n - 1]);
+        results_root_str(results, "crossover_seq_len_hyena_vs_sdpa_why", why);
+    }
+    repro_log(ctx, "  hyena vs SDPA: %.2fx [%.2f, %.2f] at L=%d; crossover from L=%d\n", st.ratio, st.ratio_low,
+              st.ratio_high, lengths[n - 1], cross >= 0 ? lengths[cross] : 0);
+    return 0;
 }
 
 /* The peer's versions as root attributes: "info torch=2.x threads=2 mkl=1 mkldnn=1 blas=..." */
@@ -349,9 +418,12 @@ int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errle
     results_root_str(results, "point_order", order);
     int rc = record_peer_info(ctx, results, peer, err, errlen);
     for (int i = 0; i < n + n_extra && rc == 0; i++)
-        rc = run_point(ctx, results, peer, i < n ? &pts[i] : &paper_extra_points[i - n], err, errlen);
+        rc = run_point(ctx, results, peer, i < n ? &pts[i] : &paper_extra_points[i - n], &(PeerOther){0},
+                       &(PairStats){0}, err, errlen);
     for (int i = 0; i < n_lm && rc == 0; i++)
         rc = run_lm_point(ctx, results, peer, &lm_points[i], err, errlen);
+    if (rc == 0)
+        rc = run_hyena_sdpa(ctx, results, peer, err, errlen);
     results_root_metric(results, "load_average_after", results_load_average());
     peerproc_stop(peer);
     return rc;

@@ -81,6 +81,57 @@ static void training_row(FILE *out, H5File *f, const char *run)
     fprintf(out, "\n");
 }
 
+/* The hyena_vs_sdpa_L<L> runs in order of length, then the crossover and the speedup at the longest length. */
+static void hyena_sdpa_table(FILE *out, H5File *f)
+{
+    char runs[MAX_POINTS][128];
+    int n = h5io_list_groups(f, "runs", runs, MAX_POINTS), idx[MAX_POINTS], m = 0;
+    double len[MAX_POINTS];
+    for (int i = 0; i < n; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "runs/%.120s", runs[i]);
+        if (strncmp(runs[i], "hyena_vs_sdpa_L", 15) != 0)
+            continue;
+        len[m] = run_attr(f, path, "seq_len");
+        idx[m++] = i;
+    }
+    if (m == 0)
+        return;
+    for (int i = 1; i < m; i++) /* insertion sort by length: HDF5 lists groups by name */
+        for (int j = i; j > 0 && len[j] < len[j - 1]; j--) {
+            double tl = len[j];
+            int ti = idx[j];
+            len[j] = len[j - 1], idx[j] = idx[j - 1];
+            len[j - 1] = tl, idx[j - 1] = ti;
+        }
+    char torch_config[128] = "";
+    fprintf(out, "\nHyena (order 2, subq) against PyTorch's attention (`F.scaled_dot_product_attention`, causal) "
+                 "by length, batch 1: the cell as above, PyTorch attention time / subq Hyena time, so above 1 "
+                 "Hyena is faster (both at the width of the PyTorch config):\n\n"
+                 "| L | PyTorch attention | forward | forward+backward |\n| --- | --- | --- | --- |\n");
+    for (int k = 0; k < m; k++) {
+        char path[160];
+        snprintf(path, sizeof path, "runs/%.120s", runs[idx[k]]);
+        h5io_read_attr_str(f, path, "torch_config", torch_config, sizeof torch_config);
+        fprintf(out, "| %.0f | `%s` |", len[k], torch_config);
+        phase_cell(out, f, path, "forward");
+        phase_cell(out, f, path, "forward_backward");
+        fprintf(out, "\n");
+    }
+    double cross = run_attr(f, "/", "crossover_seq_len_hyena_vs_sdpa");
+    char why[160] = "";
+    h5io_read_attr_str(f, "/", "crossover_seq_len_hyena_vs_sdpa_why", why, sizeof why);
+    if (!isnan(cross))
+        fprintf(out, "\nCrossover (forward+backward; Hyena faster, the whole spread above 1, at this and every longer "
+                     "length measured): L = %.0f.", cross);
+    else
+        fprintf(out, "\nNo crossover: %s.", why[0] ? why : "not recorded");
+    fprintf(out, " At the longest length, L = %.0f: %.2fx [%.2f, %.2f].\n",
+            run_attr(f, "/", "hyena_vs_sdpa_longest_seq_len"), run_attr(f, "/", "speedup_hyena_vs_sdpa_at_longest"),
+            run_attr(f, "/", "speedup_hyena_vs_sdpa_at_longest_low"),
+            run_attr(f, "/", "speedup_hyena_vs_sdpa_at_longest_high"));
+}
+
 void report_peers_section(FILE *out, const char *results_dir)
 {
     char path[1024], err[256];
@@ -134,5 +185,6 @@ void report_peers_section(FILE *out, const char *results_dir)
                  "PyTorch time / subq time |\n| --- | --- | --- | --- | --- | --- | --- |\n");
     for (int i = 0; i < n; i++)
         training_row(out, f, runs[i]);
+    hyena_sdpa_table(out, f);
     h5io_close(f);
 }
