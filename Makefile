@@ -6,10 +6,10 @@ CC       ?= gcc
 PROFILE  ?= default
 ONLY     ?=
 DEB_PKGS := libfftw3-dev libopenblas-openmp-dev libhdf5-dev hdf5-tools libpng-dev libjpeg62-turbo-dev \
-            gnuplot-nox libcriterion-dev pkg-config
+            gnuplot-nox libcriterion-dev pkg-config libopenmpi-dev openmpi-bin
 # Link the OpenMP build of OpenBLAS explicitly (Debian's alternatives may point at the pthread one).
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
-PKGS     := fftw3f hdf5-serial libpng libjpeg
+PKGS     := fftw3f hdf5-serial libpng libjpeg ompi-c
 
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
 # -fno-math-errno: nothing reads errno after a math call, and with errno sqrtf keeps a branch that stops loops

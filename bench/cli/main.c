@@ -6,6 +6,7 @@
 
 #include "benchop.h"
 #include "cli.h"
+#include "comm.h"
 #include "compare.h"
 #include "data.h"
 #include "fft.h"
@@ -368,14 +369,16 @@ static int cmd_version(int threads)
     int dirty;
     results_git_commit(commit, sizeof commit, &dirty);
     results_cpu_model(cpu, sizeof cpu);
+    char mpi[256];
     printf("subq        %s%s\ncompiler    gcc %s\ncpu         %s\nthreads     %d\nfftw        %s (%s)\nopenblas    %s "
-           "(%s)\n",
+           "(%s)\nmpi         %s, %d rank%s\n",
            commit, dirty ? " (dirty)" : "", __VERSION__, cpu, threads, fft_version(), fft_planner(), gemm_blas_config(),
-           gemm_blas_is_openmp() ? "OpenMP build" : "NOT the OpenMP build");
+           gemm_blas_is_openmp() ? "OpenMP build" : "NOT the OpenMP build", comm_library_version(mpi, sizeof mpi),
+           comm_size(), comm_size() == 1 ? "" : "s");
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     if (argc < 2)
         return usage(stderr);
@@ -384,6 +387,10 @@ int main(int argc, char **argv)
     if (threads < 0)
         return fail(EXIT_BAD_INPUT, argv[1], err);
     const char *command = argv[1];
+    if (comm_size() > 1 && strcmp(command, "train") != 0 && strcmp(command, "version") != 0)
+        return fail(EXIT_BAD_INPUT, command,
+                    "runs on one process: under an MPI launcher only `subq train` is data-parallel (more ranks would "
+                    "each write the same outputs)");
     if (strcmp(command, "op") == 0)
         return cmd_op(argc - 2, argv + 2);
     if (strcmp(command, "bench") == 0)
@@ -406,4 +413,20 @@ int main(int argc, char **argv)
         return usage(stdout);
     fprintf(stderr, "subq: unknown command '%s'\n", command);
     return usage(stderr);
+}
+
+/* Under an MPI launcher every rank runs the command; a rank that fails ends the whole job (comm_abort) after
+ * its one-line error, so the others never wait for it in a collective (docs/DESIGN.md section 10). */
+int main(int argc, char **argv)
+{
+    char err[ERR_LEN];
+    if (comm_init(&argc, &argv, err, sizeof err) != 0)
+        return fail(EXIT_OUT_OF_MEMORY, "mpi", err);
+    int rc = run_command(argc, argv);
+    if (rc != 0 && comm_size() > 1) {
+        fprintf(stderr, "subq: rank %d of %d failed (exit %d); ending the job\n", comm_rank(), comm_size(), rc);
+        comm_abort(rc);
+    }
+    comm_finalize();
+    return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "data.h"
 #include "recall.h"
 #include "train.h"
@@ -90,7 +91,7 @@ static int run_training(const LmModel *m, TrainConfig *tc, const TrainData *data
         rc = 2;
     if (rc == 0 && train_run(m, tc, data, &st, NULL, &r, err, errlen) != 0)
         rc = 1;
-    if (rc == 0)
+    if (rc == 0 && comm_is_root())
         printf("done: %ld steps, train loss %.4f, val loss %.4f, %.0f tokens/s, %.1f s%s%s\n", r.steps_done,
                r.final_train_loss, r.final_val_loss, r.tokens_per_s, r.seconds, tc->checkpoint ? ", checkpoint " : "",
                tc->checkpoint ? tc->checkpoint : "");

@@ -1,7 +1,5 @@
 #include "results.h"
 
-#include "fft.h"
-
 #include <fftw3.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -9,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "comm.h"
+#include "fft.h"
 #include "gemm.h"
 
 #ifndef SUBQ_BUILD_FLAGS
@@ -123,6 +123,8 @@ static void write_provenance(Results *r, const ResultsMeta *meta)
     results_root_str(r, "fftw_version", fftwf_version);
     results_root_str(r, "fftw_planner", fft_planner());
     results_root_str(r, "openblas_config", gemm_blas_config());
+    results_root_str(r, "mpi_library", comm_library_version(text, sizeof text));
+    record(r, h5io_attr_int(r->file, "/", "mpi_world_size", comm_size(), err, sizeof err), err);
     unsigned major, minor, release;
     H5get_libversion(&major, &minor, &release);
     snprintf(text, sizeof text, "%u.%u.%u", major, minor, release);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "adamw.h"
+#include "comm.h"
 #include "h5io.h"
 #include "timing.h"
 
@@ -155,12 +156,15 @@ int train_evaluate(const LmModel *m, const TrainConfig *cfg, const TrainData *da
         return -1;
     double sum = 0.0;
     int rc = 0;
-    for (int i = 0; i < cfg->eval_batches && rc == 0; i++) {
+    /* Under MPI each rank evaluates every comm_size()-th batch and the sums are added (section 10). */
+    for (int i = comm_rank(); i < cfg->eval_batches && rc == 0; i += comm_size()) {
         rc = data->batch(data->ctx, 1, (uint64_t)i, b.ids, b.targets, cfg->batch, cfg->context, err, errlen);
         if (rc == 0)
             sum += lm_forward_backward(m, params, b.ids, b.targets, cfg->batch, cfg->context, b.act, b.ws, NULL, 0, 0);
     }
     buffers_free(&b);
+    if (rc == 0)
+        rc = comm_sum_doubles(&sum, 1, err, errlen);
     *loss = cfg->eval_batches > 0 ? sum / cfg->eval_batches : NAN;
     return rc;
 }
@@ -219,7 +223,7 @@ TrainStepStatus train_apply_gradients(const LmTensor *tensors, int n_tensors, co
 
 static void progress(const TrainConfig *cfg, long step, double loss, double val, double tok_s, double elapsed)
 {
-    if (cfg->quiet)
+    if (cfg->quiet || !comm_is_root())
         return;
     double eta = step > 0 ? elapsed / step * (cfg->steps - step) : 0;
     int tty = isatty(STDOUT_FILENO);
@@ -242,6 +246,27 @@ static void log_step(TrainLog *log, long step, double loss, double lr)
                              (double[]){(double)step, loss, lr});
 }
 
+/* Data parallelism (docs/DESIGN.md section 10): every rank reads the whole global batch (the same for any
+ * number of ranks) and takes rows [B r / N, B (r+1) / N); its mean loss and gradient are weighted by its share
+ * of the rows and summed over the ranks, which gives every rank the gradient of the global batch's mean loss. */
+static int data_parallel_forward_backward(const LmModel *m, const TrainConfig *cfg, const TrainState *s,
+                                          TrainBuffers *b, double *loss, char *err, size_t errlen)
+{
+    const int N = comm_size(), r = comm_rank(), B = cfg->batch, T = cfg->context;
+    const int lo = (int)((long)B * r / N), hi = (int)((long)B * (r + 1) / N);
+    *loss = 0.0;
+    if (hi > lo)
+        *loss = lm_forward_backward(m, s->params, b->ids + (size_t)lo * T, b->targets + (size_t)lo * T, hi - lo, T,
+                                    b->act, b->ws, b->grads, 1, (uint64_t)s->step);
+    if (N == 1)
+        return 0;
+    const float share = (float)(hi - lo) / (float)B;
+    for (size_t i = 0; i < m->n_params; i++)
+        b->grads[i] *= share;
+    *loss *= share;
+    return comm_sum_floats(b->grads, m->n_params, err, errlen) || comm_sum_doubles(loss, 1, err, errlen) ? -1 : 0;
+}
+
 /* One optimisation step: batch, forward+backward, guard, clip, AdamW; the loss into *loss. */
 static TrainStepStatus train_step(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *s,
                                   TrainBuffers *b, double *loss, float *lr_out, char *err, size_t errlen)
@@ -249,9 +274,19 @@ static TrainStepStatus train_step(const LmModel *m, const TrainConfig *cfg, cons
     if (data->batch(data->ctx, 0, (uint64_t)s->step, b->ids, b->targets, cfg->batch, cfg->context, err, errlen) != 0)
         return TRAIN_STEP_FAILED;
     memset(b->grads, 0, m->n_params * sizeof(float));
-    *loss = lm_forward_backward(m, s->params, b->ids, b->targets, cfg->batch, cfg->context, b->act, b->ws, b->grads,
-                                1, (uint64_t)s->step);
+    if (data_parallel_forward_backward(m, cfg, s, b, loss, err, errlen) != 0)
+        return TRAIN_STEP_FAILED;
     return train_apply_gradients(m->tensors, m->n_tensors, cfg, s, b->grads, m->n_params, *loss, lr_out, err, errlen);
+}
+
+/* FNV-1a over the parameter bytes: equal on every rank unless the ranks drifted apart. */
+static unsigned long long params_checksum(const float *params, size_t n)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    const unsigned char *p = (const unsigned char *)params;
+    for (size_t i = 0; i < n * sizeof(float); i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
 }
 
 int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, TrainState *state, TrainLog *log,
@@ -284,6 +319,11 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
         if (eval_now) {
             if ((rc = train_evaluate(m, cfg, data, state->params, &val, err, errlen)) != 0)
                 break;
+            if (!comm_all_equal_u64(params_checksum(state->params, m->n_params))) {
+                snprintf(err, errlen, "step %ld: the ranks' parameters differ (rank %d)", state->step, comm_rank());
+                rc = -1;
+                break;
+            }
             result->best_val_loss = fmin(result->best_val_loss, val);
             log_eval(log, state->step, val, elapsed, tokens_per_step * (double)state->step);
         }
@@ -292,10 +332,11 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
                      elapsed);
         int save = cfg->checkpoint && ((cfg->checkpoint_every > 0 && state->step % cfg->checkpoint_every == 0) ||
                                        state->step == cfg->steps);
-        if (save && (rc = train_save_checkpoint(m, state, cfg->seed, cfg->checkpoint, err, errlen)) != 0)
+        if (save && comm_is_root() &&
+            (rc = train_save_checkpoint(m, state, cfg->seed, cfg->checkpoint, err, errlen)) != 0)
             break;
     }
-    if (tty && !cfg->quiet)
+    if (tty && !cfg->quiet && comm_is_root())
         printf("\n");
     result->seconds = timing_now_seconds() - t0;
     result->steps_done = state->step;
