@@ -256,23 +256,40 @@ size_t fftconv_workspace_floats(const FftconvConfig *cfg, int B, int L)
     return fftconv_cm_workspace_floats(L) + (size_t)omp_get_max_threads() * cl_thread_floats(L);
 }
 
-/* rows (nc, L) = x[t, c0 + j] of one batch entry's (L, D) slice. */
+/* rows (nc, L) = x[t, c0 + j] of one batch entry's (L, D) slice. Whole blocks go through a CL_BLOCK x CL_BLOCK
+ * tile in L1: CL_BLOCK contiguous 64-byte reads, then CL_BLOCK contiguous writes of CL_BLOCK floats, where the
+ * element-by-element transpose wrote one float to each of CL_BLOCK rows per step (measured: the transposes were
+ * 30% of the forward at D = 768, L = 4K). */
 static void gather_channels(const float *x, int D, int c0, int nc, int L, float *rows)
 {
-    for (int t = 0; t < L; t++) {
-        const float *src = x + (size_t)t * D + c0;
+    int t = 0;
+    if (nc == CL_BLOCK)
+        for (float tile[CL_BLOCK][CL_BLOCK]; t + CL_BLOCK <= L; t += CL_BLOCK) {
+            for (int i = 0; i < CL_BLOCK; i++)
+                memcpy(tile[i], x + (size_t)(t + i) * D + c0, sizeof tile[i]);
+            for (int j = 0; j < CL_BLOCK; j++)
+                for (int i = 0; i < CL_BLOCK; i++)
+                    rows[(size_t)j * L + t + i] = tile[i][j];
+        }
+    for (; t < L; t++)
         for (int j = 0; j < nc; j++)
-            rows[(size_t)j * L + t] = src[j];
-    }
+            rows[(size_t)j * L + t] = x[(size_t)t * D + c0 + j];
 }
 
 static void scatter_channels(const float *rows, int D, int c0, int nc, int L, float *y)
 {
-    for (int t = 0; t < L; t++) {
-        float *dst = y + (size_t)t * D + c0;
+    int t = 0;
+    if (nc == CL_BLOCK)
+        for (float tile[CL_BLOCK][CL_BLOCK]; t + CL_BLOCK <= L; t += CL_BLOCK) {
+            for (int j = 0; j < CL_BLOCK; j++)
+                for (int i = 0; i < CL_BLOCK; i++)
+                    tile[i][j] = rows[(size_t)j * L + t + i];
+            for (int i = 0; i < CL_BLOCK; i++)
+                memcpy(y + (size_t)(t + i) * D + c0, tile[i], sizeof tile[i]);
+        }
+    for (; t < L; t++)
         for (int j = 0; j < nc; j++)
-            dst[j] = rows[(size_t)j * L + t];
-    }
+            y[(size_t)t * D + c0 + j] = rows[(size_t)j * L + t];
 }
 
 /* The forward keeps the kernel and input spectra in act, so the backward transforms only dy and its two
