@@ -387,10 +387,11 @@ static int run_command(int argc, char **argv)
     if (threads < 0)
         return fail(EXIT_BAD_INPUT, argv[1], err);
     const char *command = argv[1];
-    if (comm_size() > 1 && strcmp(command, "train") != 0 && strcmp(command, "version") != 0)
+    if (comm_size() > 1 && strcmp(command, "train") != 0 && strcmp(command, "reproduce") != 0 &&
+        strcmp(command, "version") != 0)
         return fail(EXIT_BAD_INPUT, command,
-                    "runs on one process: under an MPI launcher only `subq train` is data-parallel (more ranks would "
-                    "each write the same outputs)");
+                    "runs on one process: under an MPI launcher only `train` and `reproduce` use the ranks (more "
+                    "ranks would each write the same outputs)");
     if (strcmp(command, "op") == 0)
         return cmd_op(argc - 2, argv + 2);
     if (strcmp(command, "bench") == 0)
@@ -423,8 +424,10 @@ int main(int argc, char **argv)
     if (comm_init(&argc, &argv, err, sizeof err) != 0)
         return fail(EXIT_OUT_OF_MEMORY, "mpi", err);
     int rc = run_command(argc, argv);
-    if (rc != 0 && comm_size() > 1) {
-        fprintf(stderr, "subq: rank %d of %d failed (exit %d); ending the job\n", comm_rank(), comm_size(), rc);
+    if (rc != 0 && comm_world_size() > 1) {
+        comm_solo(0);
+        fprintf(stderr, "subq: rank %d of %d failed (exit %d); ending the job\n", comm_world_rank(), comm_world_size(),
+                rc);
         comm_abort(rc);
     }
     comm_finalize();

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm.h"
+
 int exp_configure(Op *op, const char *name, const char *config, char *err, size_t errlen)
 {
     char msg[256];
@@ -139,6 +141,8 @@ void repro_log(const ReproContext *ctx, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
+    if (comm_world_size() > 1) /* the ranks' lines interleave: say whose each is */
+        printf("[rank %d] ", comm_world_rank());
     vprintf(fmt, ap);
     va_end(ap);
     fflush(stdout);

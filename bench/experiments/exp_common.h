@@ -35,6 +35,11 @@ typedef struct Experiment {
     const char *summary;
     /* Fills an open results file; returns 0, or -1 with a one-line message (the file is then discarded). */
     int (*run)(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+    /* 1: it measures speed, so under MPI it runs on rank 0 alone with the machine to itself (section 10). */
+    int timing;
+    /* Its wall time in the default profile on the 2-core development machine, in seconds (the order in which
+     * a sharded reproduction hands experiments to ranks: longest first, to the least loaded rank). */
+    double cost_s;
 } Experiment;
 
 /* Progress lines go to stdout unless quiet. */

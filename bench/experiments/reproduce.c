@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "comm.h"
 #include "experiments.h"
 #include "h5io.h"
 
@@ -12,24 +13,27 @@ static const char *const profile_names[PROFILE_COUNT] = {"smoke", "default", "pa
 
 static const Experiment experiments[] = {
     {"ops_core", "ffn and attention (naive, tiled) speed against the calibration sgemm; tiled at long L",
-     exp_ops_core},
+     exp_ops_core, 1, 60},
     {"ops_scaling", "forward and forward+backward time vs sequence length: attention, hyena, s4d, fftconv",
-     exp_ops_scaling},
+     exp_ops_scaling, 1, 1200},
     {"channel_speed", "inference time of FFF, UltraFastBERT's FFF and MoE against the dense ffn vs width",
-     exp_channel_speed},
+     exp_channel_speed, 1, 300},
     {"lm_shakespeare", "byte-level tiny Shakespeare: nanoGPT's CPU GPT vs Hyena and S4D at matched parameters",
-     exp_lm_shakespeare},
+     exp_lm_shakespeare, 0, 1000},
     {"lm_flops", "training FLOPs per token of GPT and Hyena at the Hyena paper's Pile shapes (analytic, no training)",
-     exp_lm_flops},
-    {"lm_sotu", "State of the Union corpus, context 1024: GPT vs Hyena vs S4D at matched parameters, training FLOPs", exp_lm_sotu},
+     exp_lm_flops, 0, 1},
+    {"lm_sotu", "State of the Union corpus, context 1024: GPT vs Hyena vs S4D at matched parameters, training FLOPs",
+     exp_lm_sotu, 0, 3000},
     {"assoc_recall", "associative recall accuracy of hyena, attention and s4d over vocabularies and lengths",
-     exp_assoc_recall},
-    {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers},
+     exp_assoc_recall, 0, 3500},
+    {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers, 1, 650},
     {"cifar_fff", "flattened CIFAR-10: FF vs FFF vs MoE at equal training width, memorisation and generalisation",
-     exp_cifar_fff},
-    {"cifar_vit", "small ViT on CIFAR-10 (patch 4): attention vs hyena mixers, ffn vs fff channels", exp_cifar_vit},
-    {"scifar", "sequential CIFAR-10 (1024 pixels as tokens): s4d vs hyena", exp_scifar},
-    {"cifar_2d", "isometric CIFAR-10 network: 3x3 convolutions vs 2D long convolutions (Hyena-ISO)", exp_cifar_2d},
+     exp_cifar_fff, 0, 1800},
+    {"cifar_vit", "small ViT on CIFAR-10 (patch 4): attention vs hyena mixers, ffn vs fff channels", exp_cifar_vit,
+     0, 2100},
+    {"scifar", "sequential CIFAR-10 (1024 pixels as tokens): s4d vs hyena", exp_scifar, 0, 1030},
+    {"cifar_2d", "isometric CIFAR-10 network: 3x3 convolutions vs 2D long convolutions (Hyena-ISO)", exp_cifar_2d,
+     0, 460},
 };
 
 int repro_profile_from_name(const char *name, ReproProfile *out)
@@ -104,6 +108,89 @@ static int run_one(const ReproContext *ctx, const Experiment *e, int force, char
     return 0;
 }
 
+/* The calibration sgemm, timed on this rank's threads. */
+static int calibrate(ReproContext *ctx, char *err, size_t errlen)
+{
+    TimingPolicy policy = timing_default_policy();
+    TimingStats stats;
+    ctx->calibration_gflops = timing_calibration_gflops(&policy, &stats);
+    ctx->calibration_ms = stats.median_ms;
+    ctx->calibration_min_ms = stats.min_ms;
+    if (ctx->calibration_gflops <= 0) {
+        snprintf(err, errlen, "out of memory for the calibration sgemm");
+        return -1;
+    }
+    repro_log(ctx, "calibration sgemm %dx%dx%d: %.1f GFLOP/s (%.2f ms) on %d threads\n", TIMING_CALIBRATION_N,
+              TIMING_CALIBRATION_N, TIMING_CALIBRATION_N, ctx->calibration_gflops, ctx->calibration_ms, ctx->threads);
+    return 0;
+}
+
+/* The rank that runs each selected experiment that is not a timing one: longest (cost_s) first, each to the
+ * least loaded rank (the lowest on a tie), so every rank computes the same plan. owner[i] = -1: not this
+ * phase's. */
+static void plan_ranks(const Experiment *all, int count, const char *only, int ranks, int *owner)
+{
+    double load[1024] = {0};
+    int done[64] = {0};
+    ranks = ranks < 1024 ? ranks : 1024;
+    for (int i = 0; i < count; i++)
+        owner[i] = -1;
+    for (;;) {
+        int pick = -1;
+        for (int i = 0; i < count; i++)
+            if (!done[i] && !all[i].timing && (!only || strcmp(only, all[i].name) == 0) &&
+                (pick < 0 || all[i].cost_s > all[pick].cost_s))
+                pick = i;
+        if (pick < 0)
+            return;
+        int r = 0;
+        for (int k = 1; k < ranks; k++)
+            r = load[k] < load[r] ? k : r;
+        owner[pick] = r;
+        load[r] += all[pick].cost_s;
+        done[pick] = 1;
+    }
+}
+
+/* Under MPI (docs/DESIGN.md section 10): the training experiments are spread over the ranks, each run whole on
+ * one rank with that rank's threads; then rank 0 alone runs the timing experiments with the machine's threads
+ * while the others wait without spinning. Each experiment writes its own results file, as one process would. */
+static int run_sharded(ReproContext *ctx, const Experiment *all, int count, const char *only, int force, char *err,
+                       size_t errlen)
+{
+    int owner[64];
+    if (count > 64) {
+        snprintf(err, errlen, "too many experiments to shard");
+        return -1;
+    }
+    const int rank = comm_world_rank();
+    plan_ranks(all, count, only, comm_world_size(), owner);
+    repro_log(ctx, "sharded over %d ranks: the training experiments spread by cost, then the timing experiments on "
+                   "rank 0 alone\n", comm_world_size());
+    int rc = 0;
+    comm_solo(1); /* each experiment runs whole on its rank */
+    for (int i = 0; i < count && rc == 0; i++)
+        if (owner[i] == rank)
+            rc = run_one(ctx, &all[i], force, err, errlen);
+    if (rc == 0 && rank == 0) {
+        comm_solo(0);
+        rc = comm_wait_all(err, errlen);
+        comm_solo(1);
+        ctx->threads = timing_machine_threads();
+        timing_set_threads(ctx->threads);
+        if (rc == 0)
+            rc = calibrate(ctx, err, errlen);
+        for (int i = 0; i < count && rc == 0; i++)
+            if (all[i].timing && (!only || strcmp(only, all[i].name) == 0))
+                rc = run_one(ctx, &all[i], force, err, errlen);
+    } else if (rc == 0) {
+        comm_solo(0);
+        rc = comm_wait_all(err, errlen);
+    }
+    comm_solo(0);
+    return rc != 0 ? rc : comm_wait_all(err, errlen);
+}
+
 int repro_run_all(ReproContext *ctx, const char *only, int force, char *err, size_t errlen)
 {
     if (only && !repro_find(only)) {
@@ -119,19 +206,12 @@ int repro_run_all(ReproContext *ctx, const char *only, int force, char *err, siz
     if (load > 0.5 * ctx->threads)
         repro_log(ctx, "warning: load average %.2f on %d threads: other work is running, timings will be slow and "
                        "noisy\n", load, ctx->threads);
-    TimingPolicy policy = timing_default_policy();
-    TimingStats stats;
-    ctx->calibration_gflops = timing_calibration_gflops(&policy, &stats);
-    ctx->calibration_ms = stats.median_ms;
-    ctx->calibration_min_ms = stats.min_ms;
-    if (ctx->calibration_gflops <= 0) {
-        snprintf(err, errlen, "out of memory for the calibration sgemm");
+    if (calibrate(ctx, err, errlen) != 0)
         return -1;
-    }
-    repro_log(ctx, "calibration sgemm %dx%dx%d: %.1f GFLOP/s (%.2f ms) on %d threads\n", TIMING_CALIBRATION_N,
-              TIMING_CALIBRATION_N, TIMING_CALIBRATION_N, ctx->calibration_gflops, ctx->calibration_ms, ctx->threads);
     int count;
     const Experiment *all = repro_experiments(&count);
+    if (comm_size() > 1)
+        return run_sharded(ctx, all, count, only, force, err, errlen);
     for (int i = 0; i < count; i++)
         if ((!only || strcmp(only, all[i].name) == 0) && run_one(ctx, &all[i], force, err, errlen) != 0)
             return -1;

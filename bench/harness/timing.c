@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "comm.h"
 #include "core.h"
 #include "gemm.h"
 
@@ -167,10 +168,23 @@ int timing_check_memory(size_t bytes, const char *what, char *err, size_t errlen
     return -1;
 }
 
+int timing_machine_threads(void)
+{
+    const char *env = getenv("SUBQ_THREADS");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), v = env ? strtol(env, NULL, 10) : 0;
+    return v >= 1 && v <= 1024 ? (int)v : cores > 0 ? (int)cores : 1;
+}
+
+void timing_set_threads(int threads)
+{
+    omp_set_num_threads(threads);
+    gemm_set_threads(threads);
+}
+
 int timing_setup_threads(char *err, size_t errlen)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cores > 0 ? (int)cores : 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), local = comm_local_size();
+    int threads = cores > local ? (int)(cores / local) : 1;
     const char *env = getenv("SUBQ_THREADS");
     if (env) { /* set but empty is a mistake too (a script's unset variable), not "all cores" */
         char *end;
@@ -181,7 +195,6 @@ int timing_setup_threads(char *err, size_t errlen)
         }
         threads = (int)v;
     }
-    omp_set_num_threads(threads);
-    gemm_set_threads(threads);
+    timing_set_threads(threads);
     return threads;
 }

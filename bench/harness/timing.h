@@ -50,8 +50,12 @@ size_t timing_current_memory_bytes(void);
  * "<what> needs X GiB, more than the Y GiB of ..." otherwise. */
 int timing_check_memory(size_t bytes, const char *what, char *err, size_t errlen);
 
-/* Threads used by OpenMP and BLAS: SUBQ_THREADS if set (validated), else all cores. Applies it and returns
- * it, or -1 with a message for a bad value. */
+/* Threads used by OpenMP and BLAS: SUBQ_THREADS if set (validated), else the cores shared among the ranks on
+ * this machine (all cores without MPI). Applies it and returns it, or -1 with a message for a bad value. */
 int timing_setup_threads(char *err, size_t errlen);
+/* The threads for a run that has the machine to itself: SUBQ_THREADS if set, else all cores. */
+int timing_machine_threads(void);
+/* Sets OpenMP's and BLAS's thread counts. */
+void timing_set_threads(int threads);
 
 #endif

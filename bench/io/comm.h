@@ -20,10 +20,24 @@ int comm_rank(void);    /* 0 .. comm_size() - 1 */
 int comm_size(void);    /* 1 without MPI */
 int comm_is_root(void); /* rank 0: the only rank that writes results, checkpoints and logs */
 
+/* Between comm_solo(1) and comm_solo(0) this rank acts as a world of one: comm_size() is 1, comm_rank() 0,
+ * and the collectives do nothing. A sharded reproduction runs each experiment whole on one rank this way.
+ * comm_world_rank and comm_world_size always give the launcher's world. */
+void comm_solo(int on);
+int comm_world_rank(void);
+int comm_world_size(void);
+
 /* Sums n floats (or doubles) over the ranks, in place, every rank getting the same values. In a world of one,
  * nothing. Returns 0, or -1 with a one-line message. */
 int comm_sum_floats(float *values, size_t n, char *err, size_t errlen);
 int comm_sum_doubles(double *values, size_t n, char *err, size_t errlen);
+
+/* A barrier that sleeps instead of spinning (MPI_Ibarrier polled every 20 ms), so ranks waiting for a timing
+ * run on another rank leave the cores to it. Returns 0, or -1 with a one-line message. */
+int comm_wait_all(char *err, size_t errlen);
+
+/* How many ranks share this machine (the launcher's local size; 1 without MPI). */
+int comm_local_size(void);
 
 /* 1 if every rank passed the same value (a checksum of the parameters, to catch ranks that drifted apart). */
 int comm_all_equal_u64(unsigned long long value);
