@@ -84,10 +84,14 @@ datasets: check-deps
 	@$(MAKE) --no-print-directory subq
 	./subq data fetch all
 
+# RANKS=N runs the experiments that train N at a time under mpirun (docs/DESIGN.md section 10); the default,
+# one process, needs no launcher.
+RANKS ?= 1
+MPIRUN = mpirun $(if $(filter 0,$(shell id -u)),--allow-run-as-root) --oversubscribe -np $(RANKS)
 reproduce: check-deps
 	@$(MAKE) --no-print-directory subq
 	@$(MAKE) --no-print-directory datasets
-	./subq reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(if $(filter-out 1,$(RANKS)),$(MPIRUN) )./subq reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 	@$(MAKE) --no-print-directory figures
 
 # Re-renders every figure from the results files present: series exported as text, then gnuplot.
