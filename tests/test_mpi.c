@@ -35,17 +35,17 @@ static void teardown(void) { tmp_dir_remove(dir); }
 
 TestSuite(mpi, .init = setup, .fini = teardown);
 
-/* Trains MODEL on `ranks` processes (0: plain ./subq, no launcher) into checkpoint `name`; returns the exit
- * status and the combined output. */
-static int train(int ranks, const char *name, int steps, char *out, size_t len)
+/* Trains MODEL on `ranks` processes (0: plain ./subq, no launcher) to step `steps` into checkpoint `name`
+ * (resume: continuing from it); returns the exit status and the combined output. */
+static int train(int ranks, const char *name, int steps, int resume, char *out, size_t len)
 {
     char cmd[1024], launcher[96] = "";
     if (ranks > 0)
         snprintf(launcher, sizeof launcher, MPIRUN "%d ", ranks);
     snprintf(cmd, sizeof cmd,
              "SUBQ_THREADS=1 %s./subq train --model " MODEL " --data recall:8:30 --steps %d --batch 6 --quiet "
-             "--checkpoint %s/%s.h5 2>&1",
-             launcher, steps, dir, name);
+             "--checkpoint %s/%s.h5%s 2>&1",
+             launcher, steps, dir, name, resume ? " --resume" : "");
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     size_t n = fread(out, 1, len - 1, p);
@@ -92,15 +92,27 @@ static double compare_checkpoints(const char *a, const char *b)
 Test(mpi, two_ranks_train_the_trajectory_of_one_to_float_rounding_and_repeat_it_bitwise)
 {
     char out[4096];
-    cr_assert_eq(train(0, "one", 40, out, sizeof out), 0, "%s", out);
-    cr_assert_eq(train(2, "two_a", 40, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(train(0, "one", 40, 0, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(train(2, "two_a", 40, 0, out, sizeof out), 0, "%s", out);
     const char *first = strstr(out, "done:");
     cr_expect(first && !strstr(first + 1, "done:"), "only rank 0 prints the summary:\n%s", out);
-    cr_assert_eq(train(2, "two_b", 40, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(train(2, "two_b", 40, 0, out, sizeof out), 0, "%s", out);
     double across = compare_checkpoints("one", "two_a");
     cr_expect_leq(across, RANKS_TOL, "1 vs 2 ranks: parameters differ by %.3g (scaled)", across);
     cr_expect_gt(across, 0.0, "1 vs 2 ranks are bitwise equal: the batch was not split (or the test proves nothing)");
     cr_expect_eq(compare_checkpoints("two_a", "two_b"), 0.0, "two 2-rank runs must be bitwise identical");
+}
+
+/* The checkpoint is the same whatever wrote it: 20 steps on 2 ranks, then 20 more on one process, follow the
+ * 40 steps of one process to float rounding (the data order depends on the step alone). */
+Test(mpi, a_checkpoint_of_two_ranks_resumes_on_one_process_on_the_same_trajectory)
+{
+    char out[4096];
+    cr_assert_eq(train(0, "straight", 40, 0, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(train(2, "resumed", 20, 0, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(train(0, "resumed", 40, 1, out, sizeof out), 0, "%s", out);
+    double d = compare_checkpoints("straight", "resumed");
+    cr_expect_leq(d, RANKS_TOL, "resumed on another world size: parameters differ by %.3g (scaled)", d);
 }
 
 /* A rank killed in the middle of training ends the job: mpirun exits non-zero within the timeout, naming the
