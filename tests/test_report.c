@@ -13,6 +13,7 @@
 #include "h5io.h"
 #include "report.h"
 #include "report_peers.h"
+#include "report_scaling.h"
 #include "testutil.h"
 
 #define PUBLISHED "baselines/published.tsv"
@@ -505,5 +506,37 @@ Test(report, peers_section_lists_hyena_against_sdpa_by_length_with_the_crossover
     make_peers(0);
     text = peers_section();
     cr_expect(strstr(text, "No crossover: never faster.") != NULL, "%s", text);
+    free(text);
+}
+
+/* The scaling section reads the modelled efficiencies of lm_flops.h5 and says how to get them when absent. */
+Test(report, scaling_section_tabulates_the_modelled_efficiency_or_says_how_to_get_it, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    char *text = NULL, path[256], err[256];
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    report_scaling_section(out, tmp_dir);
+    fclose(out);
+    cr_expect(strstr(text, "make reproduce ONLY=lm_flops") != NULL, "%s", text);
+    free(text);
+    snprintf(path, sizeof path, "%s/lm_flops.h5", tmp_dir);
+    H5File *f = h5io_create_atomic(path, err, sizeof err);
+    cr_assert_not_null(f, "%s", err);
+    const char *root_attrs[] = {"dp_batch_tokens", "dp_bandwidth_bytes_per_s", "dp_latency_s", "dp_rank_flops_vm",
+                                "dp_rank_flops_node64"};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(h5io_attr_double(f, "/", root_attrs[i], 1e9, err, sizeof err), 0);
+    cr_assert_eq(h5io_group(f, "runs/gpt_125m", err, sizeof err), 0);
+    cr_assert_eq(h5io_attr_double(f, "runs/gpt_125m", "params", 125e6, err, sizeof err), 0);
+    cr_assert_eq(h5io_attr_double(f, "runs/gpt_125m", "dp_efficiency_node64_N512", 0.688, err, sizeof err), 0);
+    cr_assert_eq(h5io_attr_double(f, "runs/gpt_125m", "dp_step_s_node64_N512", 0.273, err, sizeof err), 0);
+    cr_assert_eq(h5io_commit(f, err, sizeof err), 0, "%s", err);
+    out = open_memstream(&text, &len);
+    report_scaling_section(out, tmp_dir);
+    fclose(out);
+    const char *row = strstr(text, "| gpt_125m | 125.0M | node64 |");
+    cr_assert_not_null(row, "%s", text);
+    cr_expect(strstr(row, "| 68.8% (step 0.273 s) |") != NULL, "%s", text);
     free(text);
 }

@@ -12,7 +12,15 @@
  *               publish this configuration; the mixer's projections have the attention block's 4 D^2 weights)
  * Runs /runs/<model>: params, train_flops_per_token ((forward + backward) / tokens), train_flops_15b_tokens.
  * Root: hyena_over_gpt_train_flops (355M), hyena_over_gpt_train_flops_125m, and the shape attributes the
- * claims' conditions read (d_model, n_layers, context: the 355M pair's). */
+ * claims' conditions read (d_model, n_layers, context: the 355M pair's).
+ *
+ * Data-parallel scaling model (docs/DESIGN.md section 10), per model, for N = 8, 64 and 512 ranks, the
+ * global batch fixed: a step computes FLOPs/token x DP_BATCH_TOKENS on N ranks of rate R, then a ring
+ * all-reduce of the float32 gradient, 2 (N-1)/N x 4 params bytes at DP_BANDWIDTH plus 2 (N-1) steps of
+ * DP_LATENCY, not overlapped with the backward (subq reduces after it). Efficiency = compute / (compute +
+ * all-reduce). Two kinds of rank: `vm`, one 2-core machine like this one (R = DP_TRAIN_FRACTION of this run's
+ * calibration sgemm), and `node64`, a 64-core node taken as 32 such (an assumption: linear in cores). Runs get
+ * dp_efficiency_<kind>_N<N> and dp_step_s_<kind>_N<N>, dp_allreduce_s_N<N>; the root the assumptions. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +30,14 @@
 #define FLOPS_CONTEXT 2048
 #define PILE_VOCAB 50264
 #define PILE_TOKENS 15e9
+
+#define DP_BATCH_TOKENS (256.0 * 2048) /* 0.5M tokens a step: an assumption, the paper gives tokens, not batches */
+#define DP_BANDWIDTH 12.5e9            /* bytes/s: a 100 Gb/s link per rank */
+#define DP_LATENCY 5e-6                /* s per ring step */
+/* A training step's share of the calibration sgemm rate: nanoGPT's CPU GPT trained at 27.4k tokens/s on this
+ * machine's 2 threads (2026-12-05), about 145 GFLOP/s of analytic FLOPs against a 200 GFLOP/s sgemm. */
+#define DP_TRAIN_FRACTION 0.7
+#define DP_NODE_VMS 32.0 /* a 64-core node as 32 of this machine's 2-core VMs */
 
 typedef struct FlopsModel {
     const char *name, *config;
@@ -36,6 +52,32 @@ static const FlopsModel flops_models[] = {
     {"hyena_355m", "d_model=1024,layers=24," HYENA_MIXER ",channel=ffn,channel.d_hidden=4096"},
 };
 #define N_FLOPS_MODELS ((int)(sizeof flops_models / sizeof flops_models[0]))
+
+/* The modelled data-parallel step of a model (see the header). */
+static void record_dp_model(const ReproContext *ctx, Results *results, const char *run, double params,
+                            double per_token)
+{
+    const int ranks[] = {8, 64, 512};
+    const struct {
+        const char *kind;
+        double rate; /* FLOP/s per rank */
+    } kinds[] = {{"vm", DP_TRAIN_FRACTION * ctx->calibration_gflops * 1e9},
+                 {"node64", DP_NODE_VMS * DP_TRAIN_FRACTION * ctx->calibration_gflops * 1e9}};
+    char name[96];
+    for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++) {
+        const double N = ranks[i];
+        const double reduce = 2.0 * (N - 1) / N * 4.0 * params / DP_BANDWIDTH + 2.0 * (N - 1) * DP_LATENCY;
+        snprintf(name, sizeof name, "dp_allreduce_s_N%d", ranks[i]);
+        results_metric(results, run, name, reduce);
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            const double compute = per_token * DP_BATCH_TOKENS / (N * kinds[k].rate);
+            snprintf(name, sizeof name, "dp_step_s_%s_N%d", kinds[k].kind, ranks[i]);
+            results_metric(results, run, name, compute + reduce);
+            snprintf(name, sizeof name, "dp_efficiency_%s_N%d", kinds[k].kind, ranks[i]);
+            results_metric(results, run, name, compute / (compute + reduce));
+        }
+    }
+}
 
 /* Training FLOPs per token of one model (forward + backward at batch 1, FLOPS_CONTEXT tokens). */
 static int model_flops(const ReproContext *ctx, Results *results, const FlopsModel *fm, double *per_token, char *err,
@@ -55,6 +97,7 @@ static int model_flops(const ReproContext *ctx, Results *results, const FlopsMod
     results_metric(results, fm->name, "train_flops_per_token", *per_token);
     results_metric(results, fm->name, "train_flops_15b_tokens", *per_token * PILE_TOKENS);
     results_metric(results, fm->name, "context", FLOPS_CONTEXT);
+    record_dp_model(ctx, results, fm->name, (double)m.n_params, *per_token);
     repro_log(ctx, "  %-11s %6.1fM params  %.3g training FLOPs per token  %.3g for 15B tokens\n", fm->name,
               (double)m.n_params / 1e6, *per_token, *per_token * PILE_TOKENS);
     lm_destroy(&m);
@@ -72,6 +115,12 @@ int exp_lm_flops(const ReproContext *ctx, Results *results, char *err, size_t er
     results_root_metric(results, "d_model", 1024);
     results_root_metric(results, "n_layers", 24);
     results_root_metric(results, "context", FLOPS_CONTEXT);
+    results_root_metric(results, "dp_batch_tokens", DP_BATCH_TOKENS);
+    results_root_metric(results, "dp_bandwidth_bytes_per_s", DP_BANDWIDTH);
+    results_root_metric(results, "dp_latency_s", DP_LATENCY);
+    results_root_metric(results, "dp_rank_flops_vm", DP_TRAIN_FRACTION * ctx->calibration_gflops * 1e9);
+    results_root_metric(results, "dp_rank_flops_node64",
+                        DP_NODE_VMS * DP_TRAIN_FRACTION * ctx->calibration_gflops * 1e9);
     repro_log(ctx, "  Hyena over GPT training FLOPs: %.3f (355M), %.3f (153M over 125M)\n", per_token[3] / per_token[2],
               per_token[1] / per_token[0]);
     return 0;

@@ -9,6 +9,7 @@
 #include "dataio.h"
 #include "report_cifar.h"
 #include "report_peers.h"
+#include "report_scaling.h"
 
 #define README_MAX_BYTES ((size_t)1 << 22)
 
@@ -171,6 +172,7 @@ static int write_body(FILE *out, const char *published_tsv, const char *results_
         claims_row(out, &j[i]);
     sources_section(out, claims, n);
     report_peers_section(out, results_dir);
+    report_scaling_section(out, results_dir);
     report_cifar_sections(out, results_dir);
     write_figures(out, results_dir);
     free(j);
