@@ -1,6 +1,7 @@
 #include "h5io.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,4 +484,10 @@ int h5io_read_attr_double(H5File *f, const char *path, const char *name, double 
     H5Tclose(ftype);
     H5Aclose(attr);
     return rc;
+}
+
+double h5io_attr_num(H5File *f, const char *path, const char *name)
+{
+    double v = NAN;
+    return h5io_read_attr_double(f, path, name, &v) == 0 ? v : NAN;
 }

@@ -57,5 +57,7 @@ int h5io_attr_int(H5File *f, const char *path, const char *name, long long value
 /* Reads a string attribute into out (truncated to outlen); -1 if absent. */
 int h5io_read_attr_str(H5File *f, const char *path, const char *name, char *out, size_t outlen);
 int h5io_read_attr_double(H5File *f, const char *path, const char *name, double *out);
+/* The attribute, or NaN when it is absent (the report's cells print NaN as "-" or skip it). */
+double h5io_attr_num(H5File *f, const char *path, const char *name);
 
 #endif

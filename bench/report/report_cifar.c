@@ -13,11 +13,8 @@
 static double attr(H5File *f, const char *run, const char *name)
 {
     char path[192];
-    double v = NAN;
     snprintf(path, sizeof path, "runs/%.120s", run);
-    if (h5io_read_attr_double(f, path, name, &v) != 0)
-        return NAN;
-    return v;
+    return h5io_attr_num(f, path, name);
 }
 
 /* Opens results/<experiment>.h5 and prints its section heading and conditions; NULL (and a "not run" line)

@@ -7,32 +7,26 @@
 
 #define MAX_POINTS 64
 
-static double run_attr(H5File *f, const char *path, const char *name)
-{
-    double v = NAN;
-    return h5io_read_attr_double(f, path, name, &v) == 0 ? v : NAN;
-}
-
 /* "1.23x [1.10, 1.31] subq faster; 45% / 38%" for one phase of one point, or "-" when not measured. */
 static void phase_cell(FILE *out, H5File *f, const char *path, const char *phase)
 {
     char name[128], outcome[64] = "";
     snprintf(name, sizeof name, "torch_over_subq_%s", phase);
-    double r = run_attr(f, path, name);
+    double r = h5io_attr_num(f, path, name);
     if (isnan(r)) {
         fprintf(out, " - |");
         return;
     }
     snprintf(name, sizeof name, "torch_over_subq_%s_low", phase);
-    double lo = run_attr(f, path, name);
+    double lo = h5io_attr_num(f, path, name);
     snprintf(name, sizeof name, "torch_over_subq_%s_high", phase);
-    double hi = run_attr(f, path, name);
+    double hi = h5io_attr_num(f, path, name);
     snprintf(name, sizeof name, "%s_outcome", phase);
     h5io_read_attr_str(f, path, name, outcome, sizeof outcome);
     snprintf(name, sizeof name, "subq_%s_gflops_fraction_of_calibration", phase);
-    double fs = run_attr(f, path, name);
+    double fs = h5io_attr_num(f, path, name);
     snprintf(name, sizeof name, "torch_%s_gflops_fraction_of_calibration", phase);
-    double ft = run_attr(f, path, name);
+    double ft = h5io_attr_num(f, path, name);
     fprintf(out, " %.2fx [%.2f, %.2f] %s; %.0f%% / %.0f%% |", r, lo, hi, outcome, 100 * fs, 100 * ft);
 }
 
@@ -58,8 +52,8 @@ static void operator_row(FILE *out, H5File *f, const char *run)
                        : strcmp(op, "hyena") == 0   ? "safari's HyenaOperator (reference port)"
                        : strcmp(op, "s4d") == 0     ? "S4D reference module"
                                                     : "`torch.nn`";
-    fprintf(out, "| %s (`%s`) | %s | %.0f x %.0f |", run, config, peer, run_attr(f, run_path, "batch"),
-            run_attr(f, run_path, "seq_len"));
+    fprintf(out, "| %s (`%s`) | %s | %.0f x %.0f |", run, config, peer, h5io_attr_num(f, run_path, "batch"),
+            h5io_attr_num(f, run_path, "seq_len"));
     phase_cell(out, f, run_path, "forward");
     phase_cell(out, f, run_path, "forward_backward");
     fprintf(out, "\n");
@@ -74,9 +68,9 @@ static void training_row(FILE *out, H5File *f, const char *run)
     h5io_read_attr_str(f, run_path, "config", config, sizeof config);
     if (strstr(config, "mixer=attention"))
         h5io_read_attr_str(f, run_path, "torch_attention", attention, sizeof attention);
-    fprintf(out, "| %s | %.0f | %s | %.0f x %.0f | %.0f | %.0f |", run, run_attr(f, run_path, "params"), attention,
-            run_attr(f, run_path, "batch"), run_attr(f, run_path, "seq_len"),
-            run_attr(f, run_path, "subq_tokens_per_s"), run_attr(f, run_path, "torch_tokens_per_s"));
+    fprintf(out, "| %s | %.0f | %s | %.0f x %.0f | %.0f | %.0f |", run, h5io_attr_num(f, run_path, "params"), attention,
+            h5io_attr_num(f, run_path, "batch"), h5io_attr_num(f, run_path, "seq_len"),
+            h5io_attr_num(f, run_path, "subq_tokens_per_s"), h5io_attr_num(f, run_path, "torch_tokens_per_s"));
     phase_cell(out, f, run_path, "train_step");
     fprintf(out, "\n");
 }
@@ -92,7 +86,7 @@ static void hyena_sdpa_table(FILE *out, H5File *f)
         snprintf(path, sizeof path, "runs/%.120s", runs[i]);
         if (strncmp(runs[i], "hyena_vs_sdpa_L", 15) != 0)
             continue;
-        len[m] = run_attr(f, path, "seq_len");
+        len[m] = h5io_attr_num(f, path, "seq_len");
         idx[m++] = i;
     }
     if (m == 0)
@@ -118,7 +112,7 @@ static void hyena_sdpa_table(FILE *out, H5File *f)
         phase_cell(out, f, path, "forward_backward");
         fprintf(out, "\n");
     }
-    double cross = run_attr(f, "/", "crossover_seq_len_hyena_vs_sdpa");
+    double cross = h5io_attr_num(f, "/", "crossover_seq_len_hyena_vs_sdpa");
     char why[160] = "";
     h5io_read_attr_str(f, "/", "crossover_seq_len_hyena_vs_sdpa_why", why, sizeof why);
     if (!isnan(cross))
@@ -127,9 +121,10 @@ static void hyena_sdpa_table(FILE *out, H5File *f)
     else
         fprintf(out, "\nNo crossover: %s.", why[0] ? why : "not recorded");
     fprintf(out, " At the longest length, L = %.0f: %.2fx [%.2f, %.2f].\n",
-            run_attr(f, "/", "hyena_vs_sdpa_longest_seq_len"), run_attr(f, "/", "speedup_hyena_vs_sdpa_at_longest"),
-            run_attr(f, "/", "speedup_hyena_vs_sdpa_at_longest_low"),
-            run_attr(f, "/", "speedup_hyena_vs_sdpa_at_longest_high"));
+            h5io_attr_num(f, "/", "hyena_vs_sdpa_longest_seq_len"),
+            h5io_attr_num(f, "/", "speedup_hyena_vs_sdpa_at_longest"),
+            h5io_attr_num(f, "/", "speedup_hyena_vs_sdpa_at_longest_low"),
+            h5io_attr_num(f, "/", "speedup_hyena_vs_sdpa_at_longest_high"));
 }
 
 void report_peers_section(FILE *out, const char *results_dir)

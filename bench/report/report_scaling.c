@@ -4,19 +4,13 @@
 
 #include "h5io.h"
 
-static double attr_or_nan(H5File *f, const char *path, const char *name)
-{
-    double v = NAN;
-    return h5io_read_attr_double(f, path, name, &v) == 0 ? v : NAN;
-}
-
 void report_scaling_section(FILE *out, const char *results_dir)
 {
     char path[1024], err[256];
     snprintf(path, sizeof path, "%s/lm_flops.h5", results_dir);
     fprintf(out, "\n## Data-parallel scaling (model)\n\n");
     H5File *f = h5io_open_read(path, err, sizeof err);
-    if (!f || isnan(attr_or_nan(f, "/", "dp_batch_tokens"))) {
+    if (!f || isnan(h5io_attr_num(f, "/", "dp_batch_tokens"))) {
         fprintf(out, "No modelled scaling: `make reproduce ONLY=lm_flops` writes it (no training, seconds).\n");
         if (f)
             h5io_close(f);
@@ -28,9 +22,9 @@ void report_scaling_section(FILE *out, const char *results_dir)
                  "rank is one 2-core machine like the one this ran on (%.0f GFLOP/s sustained: 0.7 of this run's "
                  "calibration sgemm, the share a training step reached here); a `node64` rank is a 64-core node "
                  "taken as 32 of them (%.0f GFLOP/s). A model, not a measurement.\n\n",
-            attr_or_nan(f, "/", "dp_batch_tokens"), attr_or_nan(f, "/", "dp_bandwidth_bytes_per_s") / 1e9,
-            attr_or_nan(f, "/", "dp_latency_s") * 1e6, attr_or_nan(f, "/", "dp_rank_flops_vm") / 1e9,
-            attr_or_nan(f, "/", "dp_rank_flops_node64") / 1e9);
+            h5io_attr_num(f, "/", "dp_batch_tokens"), h5io_attr_num(f, "/", "dp_bandwidth_bytes_per_s") / 1e9,
+            h5io_attr_num(f, "/", "dp_latency_s") * 1e6, h5io_attr_num(f, "/", "dp_rank_flops_vm") / 1e9,
+            h5io_attr_num(f, "/", "dp_rank_flops_node64") / 1e9);
     fprintf(out, "| model | parameters | rank | N = 8 | N = 64 | N = 512 | all-reduce at N = 512 |\n"
                  "| --- | --- | --- | --- | --- | --- | --- |\n");
     const char *models[] = {"gpt_125m", "hyena_153m", "gpt_355m", "hyena_355m"}, *kinds[] = {"vm", "node64"};
@@ -40,15 +34,15 @@ void report_scaling_section(FILE *out, const char *results_dir)
         if (!h5io_exists(f, run))
             continue;
         for (size_t k = 0; k < 2; k++) {
-            fprintf(out, "| %s | %.1fM | %s |", models[m], attr_or_nan(f, run, "params") / 1e6, kinds[k]);
+            fprintf(out, "| %s | %.1fM | %s |", models[m], h5io_attr_num(f, run, "params") / 1e6, kinds[k]);
             const int ranks[] = {8, 64, 512};
             for (int i = 0; i < 3; i++) {
                 char name[64], step[64];
                 snprintf(name, sizeof name, "dp_efficiency_%s_N%d", kinds[k], ranks[i]);
                 snprintf(step, sizeof step, "dp_step_s_%s_N%d", kinds[k], ranks[i]);
-                fprintf(out, " %.1f%% (step %.3g s) |", 100 * attr_or_nan(f, run, name), attr_or_nan(f, run, step));
+                fprintf(out, " %.1f%% (step %.3g s) |", 100 * h5io_attr_num(f, run, name), h5io_attr_num(f, run, step));
             }
-            fprintf(out, " %.3g s |\n", attr_or_nan(f, run, "dp_allreduce_s_N512"));
+            fprintf(out, " %.3g s |\n", h5io_attr_num(f, run, "dp_allreduce_s_N512"));
         }
     }
     h5io_close(f);
