@@ -108,6 +108,9 @@ static int run_one(const ReproContext *ctx, const Experiment *e, int force, char
     return 0;
 }
 
+/* Whether `subq reproduce --only` (NULL: everything) selects the experiment. */
+static int selected(const char *only, const Experiment *e) { return !only || strcmp(only, e->name) == 0; }
+
 /* The calibration sgemm, timed on this rank's threads. */
 static int calibrate(ReproContext *ctx, char *err, size_t errlen)
 {
@@ -138,7 +141,7 @@ static void plan_ranks(const Experiment *all, int count, const char *only, int r
     for (;;) {
         int pick = -1;
         for (int i = 0; i < count; i++)
-            if (!done[i] && !all[i].timing && (!only || strcmp(only, all[i].name) == 0) &&
+            if (!done[i] && !all[i].timing && selected(only, &all[i]) &&
                 (pick < 0 || all[i].cost_s > all[pick].cost_s))
                 pick = i;
         if (pick < 0)
@@ -168,24 +171,19 @@ static int run_sharded(ReproContext *ctx, const Experiment *all, int count, cons
     repro_log(ctx, "sharded over %d ranks: the training experiments spread by cost, then the timing experiments on "
                    "rank 0 alone\n", comm_world_size());
     int rc = 0;
-    comm_solo(1); /* each experiment runs whole on its rank */
+    comm_solo(1); /* each experiment runs whole on its rank (comm_wait_all still waits for the whole world) */
     for (int i = 0; i < count && rc == 0; i++)
         if (owner[i] == rank)
             rc = run_one(ctx, &all[i], force, err, errlen);
-    if (rc == 0 && rank == 0) {
-        comm_solo(0);
+    if (rc == 0)
         rc = comm_wait_all(err, errlen);
-        comm_solo(1);
+    if (rc == 0 && rank == 0) {
         ctx->threads = timing_machine_threads();
         timing_set_threads(ctx->threads);
-        if (rc == 0)
-            rc = calibrate(ctx, err, errlen);
+        rc = calibrate(ctx, err, errlen);
         for (int i = 0; i < count && rc == 0; i++)
-            if (all[i].timing && (!only || strcmp(only, all[i].name) == 0))
+            if (all[i].timing && selected(only, &all[i]))
                 rc = run_one(ctx, &all[i], force, err, errlen);
-    } else if (rc == 0) {
-        comm_solo(0);
-        rc = comm_wait_all(err, errlen);
     }
     comm_solo(0);
     return rc != 0 ? rc : comm_wait_all(err, errlen);
@@ -213,7 +211,7 @@ int repro_run_all(ReproContext *ctx, const char *only, int force, char *err, siz
     if (comm_size() > 1)
         return run_sharded(ctx, all, count, only, force, err, errlen);
     for (int i = 0; i < count; i++)
-        if ((!only || strcmp(only, all[i].name) == 0) && run_one(ctx, &all[i], force, err, errlen) != 0)
+        if (selected(only, &all[i]) && run_one(ctx, &all[i], force, err, errlen) != 0)
             return -1;
     return 0;
 }

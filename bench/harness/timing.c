@@ -168,11 +168,28 @@ int timing_check_memory(size_t bytes, const char *what, char *err, size_t errlen
     return -1;
 }
 
-int timing_machine_threads(void)
+/* SUBQ_THREADS: 0 when unset, -1 when not a thread count (set but empty is a mistake too, a script's unset
+ * variable, not "all cores"). */
+static int env_threads(void)
 {
     const char *env = getenv("SUBQ_THREADS");
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), v = env ? strtol(env, NULL, 10) : 0;
-    return v >= 1 && v <= 1024 ? (int)v : cores > 0 ? (int)cores : 1;
+    if (!env)
+        return 0;
+    char *end;
+    long v = strtol(env, &end, 10);
+    return *end != '\0' || v < 1 || v > 1024 ? -1 : (int)v;
+}
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int timing_machine_threads(void)
+{
+    int v = env_threads();
+    return v > 0 ? v : cores();
 }
 
 void timing_set_threads(int threads)
@@ -183,18 +200,12 @@ void timing_set_threads(int threads)
 
 int timing_setup_threads(char *err, size_t errlen)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), local = comm_local_size();
-    int threads = cores > local ? (int)(cores / local) : 1;
-    const char *env = getenv("SUBQ_THREADS");
-    if (env) { /* set but empty is a mistake too (a script's unset variable), not "all cores" */
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end != '\0' || v < 1 || v > 1024) {
-            snprintf(err, errlen, "SUBQ_THREADS='%s' is not a thread count (1..1024)", env);
-            return -1;
-        }
-        threads = (int)v;
+    const int v = env_threads(), local = comm_local_size();
+    if (v < 0) {
+        snprintf(err, errlen, "SUBQ_THREADS='%s' is not a thread count (1..1024)", getenv("SUBQ_THREADS"));
+        return -1;
     }
+    const int threads = v > 0 ? v : cores() > local ? cores() / local : 1;
     timing_set_threads(threads);
     return threads;
 }

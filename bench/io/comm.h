@@ -32,8 +32,9 @@ int comm_world_size(void);
 int comm_sum_floats(float *values, size_t n, char *err, size_t errlen);
 int comm_sum_doubles(double *values, size_t n, char *err, size_t errlen);
 
-/* A barrier that sleeps instead of spinning (MPI_Ibarrier polled every 20 ms), so ranks waiting for a timing
- * run on another rank leave the cores to it. Returns 0, or -1 with a one-line message. */
+/* A barrier of the whole world (comm_solo does not shrink it) that sleeps instead of spinning (MPI_Ibarrier
+ * polled every 20 ms), so ranks waiting for a timing run on another rank leave the cores to it. Returns 0, or
+ * -1 with a one-line message. */
 int comm_wait_all(char *err, size_t errlen);
 
 /* How many ranks share this machine (the launcher's local size; 1 without MPI). */

@@ -68,12 +68,12 @@ void train_columns_free(double **const cols[], int n_cols)
     }
 }
 
-void train_columns_append(double *const cols[], int n_cols, int *n, int cap, const double *row)
+void train_columns_append(double **const cols[], int n_cols, int *n, int cap, const double *row)
 {
     if (*n >= cap)
         return;
     for (int c = 0; c < n_cols; c++)
-        cols[c][*n] = row[c];
+        (*cols[c])[*n] = row[c];
     (*n)++;
 }
 
@@ -235,14 +235,14 @@ static void progress(const TrainConfig *cfg, long step, double loss, double val,
 static void log_eval(TrainLog *log, long step, double val, double seconds, double tokens)
 {
     if (log)
-        train_columns_append((double *[]){log->eval_step, log->val_loss, log->eval_time_s, log->eval_tokens}, 4,
-                             &log->n_eval, log->cap_eval, (double[]){(double)step, val, seconds, tokens});
+        train_columns_append((double **[])LM_EVAL_COLS(log), 4, &log->n_eval, log->cap_eval,
+                             (double[]){(double)step, val, seconds, tokens});
 }
 
 static void log_step(TrainLog *log, long step, double loss, double lr)
 {
     if (log)
-        train_columns_append((double *[]){log->step, log->train_loss, log->lr}, 3, &log->n_train, log->cap_train,
+        train_columns_append((double **[])LM_STEP_COLS(log), 3, &log->n_train, log->cap_train,
                              (double[]){(double)step, loss, lr});
 }
 
@@ -261,6 +261,7 @@ static int data_parallel_forward_backward(const LmModel *m, const TrainConfig *c
     if (N == 1)
         return 0;
     const float share = (float)(hi - lo) / (float)B;
+#pragma omp parallel for simd schedule(static) if (parallel : m->n_params > 65536)
     for (size_t i = 0; i < m->n_params; i++)
         b->grads[i] *= share;
     *loss *= share;
@@ -319,7 +320,7 @@ int train_run(const LmModel *m, const TrainConfig *cfg, const TrainData *data, T
         if (eval_now) {
             if ((rc = train_evaluate(m, cfg, data, state->params, &val, err, errlen)) != 0)
                 break;
-            if (!comm_all_equal_u64(params_checksum(state->params, m->n_params))) {
+            if (comm_size() > 1 && !comm_all_equal_u64(params_checksum(state->params, m->n_params))) {
                 snprintf(err, errlen, "step %ld: the ranks' parameters differ (rank %d)", state->step, comm_rank());
                 rc = -1;
                 break;

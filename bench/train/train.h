@@ -68,12 +68,13 @@ void train_state_free(TrainState *s);
 int train_log_alloc(TrainLog *log, int steps, int evals);
 void train_log_free(TrainLog *log);
 
-/* A log is columns of doubles, one row per step or evaluation; both trainers keep theirs with these. Allocates
+/* A log is columns of doubles, one row per step or evaluation; both trainers keep theirs with these. Each call
+ * takes the addresses of the log's column pointers, so one list of a log's columns serves all three. Allocates
  * n_cols zeroed columns of cap doubles (all, or none and -1); frees them (NULL after); appends one row while
  * *n < cap (a full log keeps its first cap rows). */
 int train_columns_alloc(double **const cols[], int n_cols, int cap);
 void train_columns_free(double **const cols[], int n_cols);
-void train_columns_append(double *const cols[], int n_cols, int *n, int cap, const double *row);
+void train_columns_append(double **const cols[], int n_cols, int *n, int cap, const double *row);
 
 /* How a training step ended. */
 typedef enum TrainStepStatus {

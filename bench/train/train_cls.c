@@ -168,16 +168,14 @@ static TrainStepStatus train_step(const ClsModel *m, const ClsTrainConfig *cfg, 
 static void log_step(ClsLog *log, long step, double loss, double lr)
 {
     if (log)
-        train_columns_append((double *[]){log->step, log->train_loss, log->lr}, 3, &log->n_train, log->cap_train,
+        train_columns_append((double **[])CLS_STEP_COLS(log), 3, &log->n_train, log->cap_train,
                              (double[]){(double)step, loss, lr});
 }
 
 static void log_eval(ClsLog *log, long step, const ClsTrainResult *r, double seconds)
 {
     if (log)
-        train_columns_append((double *[]){log->eval_step, log->test_loss, log->test_acc, log->train_acc,
-                                          log->eval_seconds},
-                             5, &log->n_eval, log->cap_eval,
+        train_columns_append((double **[])CLS_EVAL_COLS(log), 5, &log->n_eval, log->cap_eval,
                              (double[]){(double)step, r->test.loss, r->test.accuracy, r->train.accuracy, seconds});
 }
 
