@@ -35,7 +35,7 @@ static int usage(FILE *out)
                  "  subq bench op --op NAME [--config ...] [--batch B] [--seq-len L] [--forward-only]\n"
                  "  subq train --model CFG --data NAME [--steps N] [--batch B] [--lr X] [--seed S] [--quiet]\n"
                  "             [--checkpoint F [--checkpoint-every N] [--resume]]  one LM training run\n"
-                 "  subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT] [--force] [--list]\n"
+                 "  subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT [--points A,B]] [--force] [--list]\n"
                  "  subq results show FILE.h5                    a readable table of a results file\n"
                  "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
                  "  subq results heatmap FILE.h5 DATASET OUT.png  a 2-D dataset as a PNG heat-map\n"
@@ -197,6 +197,7 @@ static int cmd_reproduce(int argc, char **argv, int threads)
         {"force", 0, "rerun finished experiments", NULL}, {"list", 0, "list the experiments", NULL},
         {"quiet", 0, "no progress lines", NULL},           {"results-dir", 1, "where results go (results)", NULL},
         {"seed", 1, "seed (0)", NULL},
+        {"points", 1, "with --only peers: only these points (comma-separated run names)", NULL},
     };
     if (cli_wants_help(argc, argv))
         return cli_help("subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT] [--force] [--list]", opts,
@@ -223,6 +224,9 @@ static int cmd_reproduce(int argc, char **argv, int threads)
     const char *only = cli_value(opts, COUNT(opts), "only");
     if (only && !repro_find(only))
         return fail(EXIT_BAD_INPUT, "reproduce", "unknown experiment for --only (see `subq reproduce --list`)");
+    ctx.points = cli_value(opts, COUNT(opts), "points");
+    if (ctx.points && (!only || strcmp(only, "peers") != 0 || !*ctx.points))
+        return fail(EXIT_BAD_INPUT, "reproduce", "--points needs --only peers and at least one point name");
     if (repro_run_all(&ctx, only, cli_value(opts, COUNT(opts), "force") != NULL, err, sizeof err) != 0)
         return fail(1, "reproduce", err);
     return 0;

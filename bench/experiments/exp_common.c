@@ -147,3 +147,18 @@ void repro_log(const ReproContext *ctx, const char *fmt, ...)
     va_end(ap);
     fflush(stdout);
 }
+
+int exp_point_selected(const ReproContext *ctx, const char *point)
+{
+    if (!ctx->points)
+        return 1;
+    const size_t n = strlen(point);
+    for (const char *s = ctx->points; *s;) {
+        const char *end = strchr(s, ',');
+        const size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (len == n && strncmp(s, point, n) == 0)
+            return 1;
+        s += len + (end != NULL);
+    }
+    return 0;
+}

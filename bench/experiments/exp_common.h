@@ -28,6 +28,9 @@ typedef struct ReproContext {
     double calibration_gflops; /* measured once per `subq reproduce`, recorded by every experiment */
     double calibration_ms;
     double calibration_min_ms; /* the fastest calibration repetition, for the regression ratios */
+    /* `subq reproduce --only peers --points A,B`: the named points alone (NULL: all). The results file then
+     * records the list as its root attribute "points" and never counts as a finished experiment. */
+    const char *points;
 } ReproContext;
 
 typedef struct Experiment {
@@ -45,6 +48,9 @@ typedef struct Experiment {
 /* Progress lines go to stdout unless quiet. */
 void repro_log(const ReproContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+
+/* 1 if ctx->points is NULL or names the point (a comma-separated list of whole names). */
+int exp_point_selected(const ReproContext *ctx, const char *point);
 
 /* Configures an operator from a literal config; -1 with a message if the config is invalid. */
 int exp_configure(Op *op, const char *name, const char *config, char *err, size_t errlen);

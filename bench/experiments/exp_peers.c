@@ -391,6 +391,29 @@ static int record_peer_info(const ReproContext *ctx, Results *results, PeerProc 
     return 0;
 }
 
+/* Every name of --points is a point of this profile (hyena_vs_sdpa: the whole length sweep). */
+static int check_points(const ReproContext *ctx, const PeerPoint *pts, int n, char *err, size_t errlen)
+{
+    const int n_extra = ctx->profile == PROFILE_PAPER ? (int)(sizeof paper_extra_points / sizeof paper_extra_points[0]) : 0;
+    for (const char *s = ctx->points; s && *s;) {
+        const char *end = strchr(s, ',');
+        const int len = end ? (int)(end - s) : (int)strlen(s);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", len, s);
+        int known = strcmp(name, "hyena_vs_sdpa") == 0;
+        for (int i = 0; i < n + n_extra && !known; i++)
+            known = strcmp(name, i < n ? pts[i].run : paper_extra_points[i - n].run) == 0;
+        for (size_t i = 0; i < sizeof lm_points / sizeof lm_points[0] && !known; i++)
+            known = strcmp(name, lm_points[i].run) == 0;
+        if (!known) {
+            snprintf(err, errlen, "--points: '%s' is not a peers point of the %s profile", name, ctx->profile_name);
+            return -1;
+        }
+        s += len + (end != NULL);
+    }
+    return 0;
+}
+
 int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen)
 {
     if (!exp_peer_python_ready()) {
@@ -403,6 +426,8 @@ int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errle
     const PeerPoint *pts = smoke ? smoke_points : default_points;
     int n = smoke ? (int)(sizeof smoke_points / sizeof smoke_points[0])
                   : (int)(sizeof default_points / sizeof default_points[0]);
+    if (check_points(ctx, pts, n, err, errlen) != 0)
+        return -1;
     PeerProc *peer = peerproc_start(exp_peer_python(), PEER_SCRIPT, ctx->threads, err, errlen);
     if (!peer)
         return -1;
@@ -417,12 +442,15 @@ int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errle
                  i < n ? pts[i].run : i < n + n_extra ? paper_extra_points[i - n].run : lm_points[i - n - n_extra].run);
     results_root_str(results, "point_order", order);
     int rc = record_peer_info(ctx, results, peer, err, errlen);
-    for (int i = 0; i < n + n_extra && rc == 0; i++)
-        rc = run_point(ctx, results, peer, i < n ? &pts[i] : &paper_extra_points[i - n], &(PeerOther){0},
-                       &(PairStats){0}, err, errlen);
+    for (int i = 0; i < n + n_extra && rc == 0; i++) {
+        const PeerPoint *p = i < n ? &pts[i] : &paper_extra_points[i - n];
+        if (exp_point_selected(ctx, p->run))
+            rc = run_point(ctx, results, peer, p, &(PeerOther){0}, &(PairStats){0}, err, errlen);
+    }
     for (int i = 0; i < n_lm && rc == 0; i++)
-        rc = run_lm_point(ctx, results, peer, &lm_points[i], err, errlen);
-    if (rc == 0)
+        if (exp_point_selected(ctx, lm_points[i].run))
+            rc = run_lm_point(ctx, results, peer, &lm_points[i], err, errlen);
+    if (rc == 0 && exp_point_selected(ctx, "hyena_vs_sdpa")) /* one point: the crossover needs every length */
         rc = run_hyena_sdpa(ctx, results, peer, err, errlen);
     results_root_metric(results, "load_average_after", results_load_average());
     peerproc_stop(peer);

@@ -69,7 +69,8 @@ static int already_done(const char *path, const char *profile)
     H5File *f = h5io_open_read(path, err, sizeof err);
     if (!f)
         return 0;
-    int same = h5io_read_attr_str(f, "/", "profile", stored, sizeof stored) == 0 && strcmp(stored, profile) == 0;
+    int same = h5io_read_attr_str(f, "/", "profile", stored, sizeof stored) == 0 && strcmp(stored, profile) == 0 &&
+               h5io_read_attr_str(f, "/", "points", stored, sizeof stored) != 0; /* a --points run is partial */
     h5io_close(f);
     return same;
 }
@@ -91,6 +92,8 @@ static int run_one(const ReproContext *ctx, const Experiment *e, int force, char
     results_root_metric(&results, "calibration_gflops", ctx->calibration_gflops);
     results_root_metric(&results, "calibration_ms", ctx->calibration_ms);
     results_root_metric(&results, "calibration_min_ms", ctx->calibration_min_ms);
+    if (ctx->points)
+        results_root_str(&results, "points", ctx->points);
     char msg[512];
     const double t0 = timing_now_seconds();
     if (e->run(ctx, &results, msg, sizeof msg) != 0) {
