@@ -158,11 +158,12 @@ static void write_timed(const char *path, double scalar_ratio, double series_sec
     cr_assert_eq(results_commit(&r, err, sizeof err), 0, "%s", err);
 }
 
-static void write_trained(const char *path, double val_loss, double curve_last, double seconds)
+static void write_trained(const char *path, double val_loss, double curve_last, double seconds, double root_gap,
+                          int threads)
 {
     char err[256];
     Results r;
-    ResultsMeta meta = {"unit", "smoke", 0, 1};
+    ResultsMeta meta = {"unit", "smoke", 0, threads};
     cr_assert_eq(results_create(&r, path, &meta, err, sizeof err), 0, "%s", err);
     double curve[3] = {3.0, 2.5, curve_last};
     results_run(&r, "gpt", "mixer=attention");
@@ -170,28 +171,33 @@ static void write_trained(const char *path, double val_loss, double curve_last, 
     results_metric(&r, "gpt", "seconds", seconds);
     results_metric(&r, "gpt", "forward_ms_median", seconds * 10);
     results_series(&r, "gpt", "train_loss", curve, 3);
+    results_root_metric(&r, "hyena_minus_gpt", root_gap);
+    results_root_series(&r, "hyena_minus_gpt_by_seed", (double[]){root_gap, root_gap}, 2);
     cr_assert_eq(results_commit(&r, err, sizeof err), 0, "%s", err);
 }
 
 Test(compare, identical_ignores_timings_and_catches_any_changed_metric_or_series_value)
 {
-    char a[64], b[64], c[64], d[64], err[256];
+    char a[64], b[64], c[64], d[64], e[64], err[256];
     snprintf(a, sizeof a, "/tmp/subq_det_a_%ld.h5", (long)getpid());
     snprintf(b, sizeof b, "/tmp/subq_det_b_%ld.h5", (long)getpid());
     snprintf(c, sizeof c, "/tmp/subq_det_c_%ld.h5", (long)getpid());
     snprintf(d, sizeof d, "/tmp/subq_det_d_%ld.h5", (long)getpid());
-    write_trained(a, 1.85, 2.0, 10.0);
-    write_trained(b, 1.85, 2.0, 12.5);             /* only the clock differs */
-    write_trained(c, 1.85, 2.000001, 10.0);        /* one series value a few ulp off */
-    write_trained(d, 1.8500001, 2.0, 10.0);        /* a metric off */
+    snprintf(e, sizeof e, "/tmp/subq_det_e_%ld.h5", (long)getpid());
+    write_trained(a, 1.85, 2.0, 10.0, -1.1, 1);
+    write_trained(b, 1.85, 2.0, 12.5, -1.1, 2);      /* only the clock and the threads differ */
+    write_trained(c, 1.85, 2.0 + 1e-12, 10.0, -1.1, 1); /* one series value off below float precision */
+    write_trained(d, 1.8500001, 2.0, 10.0, -1.1, 1); /* a metric off */
+    write_trained(e, 1.85, 2.0, 10.0, -1.2, 1);      /* a root summary (and its series) off */
     FILE *sink = fopen("/dev/null", "w");
     cr_assert_not_null(sink);
     cr_expect_eq(compare_identical(a, b, sink, err, sizeof err), 0, "timings differ, metrics do not");
     cr_expect_eq(compare_identical(a, c, sink, err, sizeof err), 1);
     cr_expect_eq(compare_identical(a, d, sink, err, sizeof err), 1);
+    cr_expect_eq(compare_identical(a, e, sink, err, sizeof err), 2);
     cr_expect_eq(compare_identical(a, "/nonexistent.h5", sink, err, sizeof err), -1);
     fclose(sink);
-    unlink(a), unlink(b), unlink(c), unlink(d);
+    unlink(a), unlink(b), unlink(c), unlink(d), unlink(e);
 }
 
 Test(compare, flags_only_slowdowns_beyond_the_threshold)

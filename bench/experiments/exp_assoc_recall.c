@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exp_shard.h"
 #include "experiments.h"
 #include "recall.h"
 #include "train.h"
@@ -127,6 +128,16 @@ static int recall_run(const ReproContext *ctx, Results *results, const char *mix
     LmModel m;
     if (lm_create(&m, config, err, errlen) != 0)
         return -1;
+    /* A unit of a sharded reproduction (exp_shard.h): <run>.seed<k>, its cost the analytic training FLOPs. */
+    char key[128];
+    snprintf(key, sizeof key, "%s.seed%d", run, k);
+    const OpFlops f = lm_flops(&m, tc.batch, T);
+    int unit = exp_unit_begin(ctx, key, results ? run : NULL, (f.forward + f.backward) * tc.steps,
+                              accuracy_out, 1, err, errlen);
+    if (unit <= 0) {
+        lm_destroy(&m);
+        return unit;
+    }
     TrainState st;
     TrainLog log;
     TrainResult r;
@@ -155,6 +166,7 @@ static int recall_run(const ReproContext *ctx, Results *results, const char *mix
         repro_log(ctx, "  %-26s seed %d  accuracy %5.1f%%  (loss %.3f, %.0f s)\n", run, k, accuracy,
                   r.final_train_loss, r.seconds);
         *accuracy_out = accuracy;
+        rc = exp_unit_end(ctx, key, results ? run : NULL, accuracy_out, 1, err, errlen);
     }
     if (st.params) {
         train_log_free(&log);

@@ -16,6 +16,7 @@
 
 #include "data.h"
 #include "exp_cifar.h"
+#include "exp_shard.h"
 #include "timing.h"
 
 /* ---- data ---- */
@@ -173,6 +174,10 @@ static void log_run(const ReproContext *ctx, const char *name, const ExpCifarOut
               o->flops_infer_per_image);
 }
 
+/* An outcome is all doubles, kept whole by a sharded reproduction. */
+#define CIFAR_OUTCOME_VALUES (sizeof(ExpCifarOutcome) / sizeof(double))
+_Static_assert(sizeof(ExpCifarOutcome) % sizeof(double) == 0, "ExpCifarOutcome must be doubles only");
+
 /* One training run from initialisation seed `seed`; recorded as run `name` unless results is NULL. */
 static int train_once(const ReproContext *ctx, Results *results, const char *name, const char *config,
                       const ExpCifarData *d, const ClsTrainConfig *tc, uint64_t seed, ExpCifarOutcome *out, char *err,
@@ -182,6 +187,19 @@ static int train_once(const ReproContext *ctx, Results *results, const char *nam
     ClsModel m;
     if (cls_create(&m, config, err, errlen) != 0)
         return -1;
+    /* A unit of a sharded reproduction (exp_shard.h): <name>.seed<seed>, its cost the analytic training FLOPs. */
+    char key[160];
+    double v[CIFAR_OUTCOME_VALUES];
+    snprintf(key, sizeof key, "%s.seed%llu", name, (unsigned long long)seed);
+    const OpFlops f = cls_flops(&m, tc->opt.batch);
+    int unit = exp_unit_begin(ctx, key, results ? name : NULL, (f.forward + f.backward) * tc->opt.steps,
+                              v, (int)CIFAR_OUTCOME_VALUES, err, errlen);
+    if (unit <= 0) {
+        if (unit == 0)
+            memcpy(out, v, sizeof *out);
+        cls_destroy(&m);
+        return unit;
+    }
     TrainState st;
     ClsLog log;
     ClsTrainResult r;
@@ -209,6 +227,10 @@ static int train_once(const ReproContext *ctx, Results *results, const char *nam
         }
         if (rc == 0)
             log_run(ctx, name, out, &r, m.cfg.channel == CLS_CHANNEL_FFF || m.cfg.channel == CLS_CHANNEL_MOE);
+        if (rc == 0) {
+            memcpy(v, out, sizeof *out);
+            rc = exp_unit_end(ctx, key, results ? name : NULL, v, (int)CIFAR_OUTCOME_VALUES, err, errlen);
+        }
         cls_log_free(&log);
         train_state_free(&st);
     }

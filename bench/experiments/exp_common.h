@@ -18,6 +18,8 @@
 
 typedef enum ReproProfile { PROFILE_SMOKE, PROFILE_DEFAULT, PROFILE_PAPER, PROFILE_COUNT } ReproProfile;
 
+struct ExpShard; /* exp_shard.h */
+
 typedef struct ReproContext {
     ReproProfile profile;
     const char *profile_name;
@@ -31,6 +33,7 @@ typedef struct ReproContext {
     /* `subq reproduce --only peers --points A,B`: the named points alone (NULL: all). The results file then
      * records the list as its root attribute "points" and never counts as a finished experiment. */
     const char *points;
+    struct ExpShard *shard; /* under MPI: the sharded reproduction's plan and pass (exp_shard.h); else NULL */
 } ReproContext;
 
 typedef struct Experiment {
@@ -40,9 +43,6 @@ typedef struct Experiment {
     int (*run)(const ReproContext *ctx, Results *results, char *err, size_t errlen);
     /* 1: it measures speed, so under MPI it runs on rank 0 alone with the machine to itself (section 10). */
     int timing;
-    /* Its wall time in the default profile on the 2-core development machine, in seconds (the order in which
-     * a sharded reproduction hands experiments to ranks: longest first, to the least loaded rank). */
-    double cost_s;
 } Experiment;
 
 /* Progress lines go to stdout unless quiet. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data.h"
+#include "exp_shard.h"
 
 /* What one trained model gives the comparisons across runs. */
 typedef struct LmOutcome {
@@ -139,19 +140,16 @@ static int eval_fff_inference(const ReproContext *ctx, Results *results, const c
     return rc;
 }
 
-/* One training run from seed `seed_index` (initialisation; the caller sets the data order); recorded as run
+/* Trains the model m from seed `seed_index` (initialisation; the caller sets the data order); recorded as run
  * `name` unless results is NULL. */
-static int train_one(const ReproContext *ctx, Results *results, const char *name, const char *config,
-                     TextDataset *ds, const TrainConfig *tc, int seed_index, double target_loss, LmOutcome *out,
-                     char *err, size_t errlen)
+static int train_model(const ReproContext *ctx, Results *results, const char *name, const char *config, LmModel *m,
+                       TextDataset *ds, const TrainConfig *tc, int seed_index, double target_loss, LmOutcome *out,
+                       char *err, size_t errlen)
 {
-    LmModel m;
-    if (lm_create(&m, config, err, errlen) != 0)
-        return -1;
     TrainState st;
     TrainLog log;
     TrainResult r;
-    int rc = train_state_alloc(&st, &m, exp_seed(ctx, tc->seed, seed_index), err, errlen);
+    int rc = train_state_alloc(&st, m, exp_seed(ctx, tc->seed, seed_index), err, errlen);
     if (rc == 0 && train_log_alloc(&log, tc->steps, tc->steps / (tc->eval_every > 0 ? tc->eval_every : 1) + 2)) {
         snprintf(err, errlen, "out of memory for the training log");
         train_state_free(&st);
@@ -159,25 +157,67 @@ static int train_one(const ReproContext *ctx, Results *results, const char *name
     }
     if (rc == 0) {
         TrainData data = {ds, text_dataset_batch};
-        rc = train_run(&m, tc, &data, &st, &log, &r, err, errlen);
+        rc = train_run(m, tc, &data, &st, &log, &r, err, errlen);
         if (rc == 0) {
             char canon[4096];
-            lm_config_string(&m, canon, sizeof canon);
+            lm_config_string(m, canon, sizeof canon);
             out->flops_to_target = flops_to_target(&log, &r, target_loss);
             out->val_loss = r.final_val_loss, out->best_val_loss = r.best_val_loss;
             out->train_flops_per_token = r.flops_per_step / ((double)tc->batch * tc->context);
             if (results) {
-                lm_record(results, name, canon, &m, &log, &r, tc, out->flops_to_target);
-                if (m.cfg.mixer == LM_MIXER_HYENA)
-                    record_hyena_filters(results, name, &m, st.params, tc->context);
-                if (m.cfg.channel == LM_CHANNEL_FFF || m.cfg.channel == LM_CHANNEL_MOE)
+                lm_record(results, name, canon, m, &log, &r, tc, out->flops_to_target);
+                if (m->cfg.mixer == LM_MIXER_HYENA)
+                    record_hyena_filters(results, name, m, st.params, tc->context);
+                if (m->cfg.channel == LM_CHANNEL_FFF || m->cfg.channel == LM_CHANNEL_MOE)
                     rc = eval_fff_inference(ctx, results, name, config, &data, tc, st.params, err, errlen);
             }
-            repro_log(ctx, "  %-8s %8zu params  val loss %.4f (best %.4f)  %.0f tok/s  %.0f s\n", name, m.n_params,
+            repro_log(ctx, "  %-8s %8zu params  val loss %.4f (best %.4f)  %.0f tok/s  %.0f s\n", name, m->n_params,
                       r.final_val_loss, r.best_val_loss, r.tokens_per_s, r.seconds);
         }
         train_log_free(&log);
         train_state_free(&st);
+    }
+    out->params = m->n_params;
+    return rc;
+}
+
+/* An LmOutcome as the doubles a sharded reproduction keeps of a unit (exp_shard.h). */
+#define LM_OUTCOME_VALUES 5
+static void outcome_pack(const LmOutcome *o, double *v)
+{
+    v[0] = (double)o->params, v[1] = o->flops_to_target, v[2] = o->val_loss, v[3] = o->best_val_loss;
+    v[4] = o->train_flops_per_token;
+}
+
+static void outcome_unpack(const double *v, LmOutcome *o)
+{
+    o->params = (size_t)v[0], o->flops_to_target = v[1], o->val_loss = v[2], o->best_val_loss = v[3];
+    o->train_flops_per_token = v[4];
+}
+
+/* One training run (train_model), a unit of a sharded reproduction: unit <name>.seed<k>, its cost the analytic
+ * training FLOPs. The parameter count is known without training (the next runs match it). */
+static int train_one(const ReproContext *ctx, Results *results, const char *name, const char *config,
+                     TextDataset *ds, const TrainConfig *tc, int seed_index, double target_loss, LmOutcome *out,
+                     char *err, size_t errlen)
+{
+    LmModel m;
+    if (lm_create(&m, config, err, errlen) != 0)
+        return -1;
+    char key[160];
+    double v[LM_OUTCOME_VALUES];
+    snprintf(key, sizeof key, "%s.seed%d", name, seed_index);
+    const OpFlops f = lm_flops(&m, tc->batch, tc->context);
+    const char *run = results ? name : NULL;
+    int rc = exp_unit_begin(ctx, key, run, (f.forward + f.backward) * tc->steps, v, LM_OUTCOME_VALUES,
+                            err, errlen);
+    if (rc == 1) {
+        rc = train_model(ctx, results, name, config, &m, ds, tc, seed_index, target_loss, out, err, errlen);
+        outcome_pack(out, v);
+        if (rc == 0)
+            rc = exp_unit_end(ctx, key, run, v, LM_OUTCOME_VALUES, err, errlen);
+    } else if (rc == 0) {
+        outcome_unpack(v, out);
     }
     out->params = m.n_params;
     lm_destroy(&m);

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "comm.h"
+#include "exp_shard.h"
 #include "experiments.h"
 #include "h5io.h"
 
@@ -13,27 +15,25 @@ static const char *const profile_names[PROFILE_COUNT] = {"smoke", "default", "pa
 
 static const Experiment experiments[] = {
     {"ops_core", "ffn and attention (naive, tiled) speed against the calibration sgemm; tiled at long L",
-     exp_ops_core, 1, 60},
+     exp_ops_core, 1},
     {"ops_scaling", "forward and forward+backward time vs sequence length: attention, hyena, s4d, fftconv",
-     exp_ops_scaling, 1, 1200},
+     exp_ops_scaling, 1},
     {"channel_speed", "inference time of FFF, UltraFastBERT's FFF and MoE against the dense ffn vs width",
-     exp_channel_speed, 1, 300},
+     exp_channel_speed, 1},
     {"lm_shakespeare", "byte-level tiny Shakespeare: nanoGPT's CPU GPT vs Hyena and S4D at matched parameters",
-     exp_lm_shakespeare, 0, 1000},
+     exp_lm_shakespeare, 0},
     {"lm_flops", "training FLOPs per token of GPT and Hyena at the Hyena paper's Pile shapes (analytic, no training)",
-     exp_lm_flops, 0, 1},
+     exp_lm_flops, 0},
     {"lm_sotu", "State of the Union corpus, context 1024: GPT vs Hyena vs S4D at matched parameters, training FLOPs",
-     exp_lm_sotu, 0, 3000},
+     exp_lm_sotu, 0},
     {"assoc_recall", "associative recall accuracy of hyena, attention and s4d over vocabularies and lengths",
-     exp_assoc_recall, 0, 3500},
-    {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers, 1, 650},
+     exp_assoc_recall, 0},
+    {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers, 1},
     {"cifar_fff", "flattened CIFAR-10: FF vs FFF vs MoE at equal training width, memorisation and generalisation",
-     exp_cifar_fff, 0, 1800},
-    {"cifar_vit", "small ViT on CIFAR-10 (patch 4): attention vs hyena mixers, ffn vs fff channels", exp_cifar_vit,
-     0, 2100},
-    {"scifar", "sequential CIFAR-10 (1024 pixels as tokens): s4d vs hyena", exp_scifar, 0, 1030},
-    {"cifar_2d", "isometric CIFAR-10 network: 3x3 convolutions vs 2D long convolutions (Hyena-ISO)", exp_cifar_2d,
-     0, 460},
+     exp_cifar_fff, 0},
+    {"cifar_vit", "small ViT on CIFAR-10 (patch 4): attention vs hyena mixers, ffn vs fff channels", exp_cifar_vit, 0},
+    {"scifar", "sequential CIFAR-10 (1024 pixels as tokens): s4d vs hyena", exp_scifar, 0},
+    {"cifar_2d", "isometric CIFAR-10 network: 3x3 convolutions vs 2D long convolutions (Hyena-ISO)", exp_cifar_2d, 0},
 };
 
 int repro_profile_from_name(const char *name, ReproProfile *out)
@@ -75,16 +75,10 @@ static int already_done(const char *path, const char *profile)
     return same;
 }
 
-static int run_one(const ReproContext *ctx, const Experiment *e, int force, char *err, size_t errlen)
+/* Runs one experiment into a results file at path. In a sharded reproduction's merge pass the experiment's
+ * time is that of its slowest rank's compute pass plus the merge. */
+static int run_into(const ReproContext *ctx, const Experiment *e, const char *path, char *err, size_t errlen)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.h5", ctx->results_dir, e->name);
-    if (!force && already_done(path, ctx->profile_name)) {
-        repro_log(ctx, "== %s: %s exists (profile %s), skipped; --force reruns it\n", e->name, path,
-                  ctx->profile_name);
-        return 0;
-    }
-    repro_log(ctx, "== %s (%s profile): %s\n", e->name, ctx->profile_name, e->summary);
     Results results;
     ResultsMeta meta = {e->name, ctx->profile_name, ctx->seed, ctx->threads};
     if (results_create(&results, path, &meta, err, errlen) != 0)
@@ -94,6 +88,8 @@ static int run_one(const ReproContext *ctx, const Experiment *e, int force, char
     results_root_metric(&results, "calibration_min_ms", ctx->calibration_min_ms);
     if (ctx->points)
         results_root_str(&results, "points", ctx->points);
+    if (ctx->shard)
+        ctx->shard->results = &results;
     char msg[512];
     const double t0 = timing_now_seconds();
     if (e->run(ctx, &results, msg, sizeof msg) != 0) {
@@ -103,12 +99,35 @@ static int run_one(const ReproContext *ctx, const Experiment *e, int force, char
     }
     /* How long the experiment took here, so the cost of a profile is known from its results (the threads and
      * the load beside it say how comparable it is). */
-    const double seconds = timing_now_seconds() - t0;
+    double seconds = timing_now_seconds() - t0, slowest = 0;
+    for (int r = 0; ctx->shard && ctx->shard->pass == EXP_SHARD_MERGE && r < ctx->shard->ranks; r++) {
+        double s = h5io_attr_num(ctx->shard->parts[r], "/", "experiment_seconds");
+        slowest = s > slowest ? s : slowest;
+    }
+    seconds += slowest;
     results_root_metric(&results, "experiment_seconds", seconds);
     if (results_commit(&results, err, errlen) != 0)
         return -1;
     repro_log(ctx, "== %s: wrote %s (%.0f s)\n", e->name, path, seconds);
     return 0;
+}
+
+static void final_path(const ReproContext *ctx, const Experiment *e, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s.h5", ctx->results_dir, e->name);
+}
+
+static int run_one(const ReproContext *ctx, const Experiment *e, int force, char *err, size_t errlen)
+{
+    char path[1024];
+    final_path(ctx, e, path, sizeof path);
+    if (!force && already_done(path, ctx->profile_name)) {
+        repro_log(ctx, "== %s: %s exists (profile %s), skipped; --force reruns it\n", e->name, path,
+                  ctx->profile_name);
+        return 0;
+    }
+    repro_log(ctx, "== %s (%s profile): %s\n", e->name, ctx->profile_name, e->summary);
+    return run_into(ctx, e, path, err, errlen);
 }
 
 /* Whether `subq reproduce --only` (NULL: everything) selects the experiment. */
@@ -131,55 +150,61 @@ static int calibrate(ReproContext *ctx, char *err, size_t errlen)
     return 0;
 }
 
-/* The rank that runs each selected experiment that is not a timing one: longest (cost_s) first, each to the
- * least loaded rank (the lowest on a tie), so every rank computes the same plan. owner[i] = -1: not this
- * phase's. */
-static void plan_ranks(const Experiment *all, int count, const char *only, int ranks, int *owner)
-{
-    double load[1024] = {0};
-    int done[64] = {0};
-    ranks = ranks < 1024 ? ranks : 1024;
-    for (int i = 0; i < count; i++)
-        owner[i] = -1;
-    for (;;) {
-        int pick = -1;
-        for (int i = 0; i < count; i++)
-            if (!done[i] && !all[i].timing && selected(only, &all[i]) &&
-                (pick < 0 || all[i].cost_s > all[pick].cost_s))
-                pick = i;
-        if (pick < 0)
-            return;
-        int r = 0;
-        for (int k = 1; k < ranks; k++)
-            r = load[k] < load[r] ? k : r;
-        owner[pick] = r;
-        load[r] += all[pick].cost_s;
-        done[pick] = 1;
-    }
-}
-
-/* Under MPI (docs/DESIGN.md section 10): the training experiments are spread over the ranks, each run whole on
- * one rank with that rank's threads; then rank 0 alone runs the timing experiments with the machine's threads
- * while the others wait without spinning. Each experiment writes its own results file, as one process would. */
+/* Under MPI (docs/DESIGN.md section 10, exp_shard.h): every rank runs each selected training experiment in the
+ * compute pass, training its share of the experiment's units with its own threads into its part file; after a
+ * world barrier rank 0 merges each experiment's parts into the results file one process would write (the merge
+ * pass), then runs the timing experiments alone with the machine's threads while the others wait without
+ * spinning. */
 static int run_sharded(ReproContext *ctx, const Experiment *all, int count, const char *only, int force, char *err,
                        size_t errlen)
 {
-    int owner[64];
-    if (count > 64) {
-        snprintf(err, errlen, "too many experiments to shard");
+    double todo[64];
+    if (count > 64 || comm_world_size() > EXP_SHARD_MAX_RANKS) {
+        snprintf(err, errlen, "a sharded reproduction takes at most %d ranks", EXP_SHARD_MAX_RANKS);
         return -1;
     }
     const int rank = comm_world_rank();
-    plan_ranks(all, count, only, comm_world_size(), owner);
-    repro_log(ctx, "sharded over %d ranks: the training experiments spread by cost, then the timing experiments on "
-                   "rank 0 alone\n", comm_world_size());
+    /* Rank 0 decides which experiments are finished (files another rank might not see); the sum tells all. */
+    for (int i = 0; i < count; i++) {
+        char path[1024];
+        final_path(ctx, &all[i], path, sizeof path);
+        todo[i] = rank == 0 && !all[i].timing && selected(only, &all[i]) &&
+                  (force || !already_done(path, ctx->profile_name));
+    }
+    if (comm_sum_doubles(todo, (size_t)count, err, errlen) != 0)
+        return -1;
+    struct ExpShard *shard = calloc(1, sizeof *shard);
+    if (!shard) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *shard = (struct ExpShard){.pass = EXP_SHARD_COMPUTE, .rank = rank, .ranks = comm_world_size()};
+    repro_log(ctx, "sharded over %d ranks: each training experiment's runs spread by cost, merged by rank 0; then "
+                   "the timing experiments on rank 0 alone\n", shard->ranks);
+    ctx->shard = shard;
+    comm_solo(1); /* each unit trains whole on its rank (comm_wait_all still waits for the whole world) */
     int rc = 0;
-    comm_solo(1); /* each experiment runs whole on its rank (comm_wait_all still waits for the whole world) */
     for (int i = 0; i < count && rc == 0; i++)
-        if (owner[i] == rank)
-            rc = run_one(ctx, &all[i], force, err, errlen);
+        if (todo[i] > 0) {
+            char part[1024];
+            exp_shard_part_path(ctx, all[i].name, rank, part, sizeof part);
+            repro_log(ctx, "== %s (%s profile, rank %d's share): %s\n", all[i].name, ctx->profile_name, rank,
+                      all[i].summary);
+            rc = run_into(ctx, &all[i], part, err, errlen);
+        }
     if (rc == 0)
         rc = comm_wait_all(err, errlen);
+    shard->pass = EXP_SHARD_MERGE;
+    for (int i = 0; i < count && rc == 0 && rank == 0; i++)
+        if (todo[i] > 0 && (rc = exp_shard_open_parts(ctx, shard, all[i].name, err, errlen)) == 0) {
+            char path[1024];
+            final_path(ctx, &all[i], path, sizeof path);
+            repro_log(ctx, "== %s: merging the parts of %d ranks\n", all[i].name, shard->ranks);
+            rc = run_into(ctx, &all[i], path, err, errlen);
+            exp_shard_close_parts(ctx, shard, all[i].name, rc == 0);
+        }
+    ctx->shard = NULL;
+    free(shard);
     if (rc == 0 && rank == 0) {
         ctx->threads = timing_machine_threads();
         timing_set_threads(ctx->threads);

@@ -182,6 +182,16 @@ static int is_timing_metric(const char *name)
     return 0;
 }
 
+/* Root attributes that describe how a run was made, not what it found. */
+static int is_provenance(const char *name)
+{
+    static const char *const how[] = {"threads", "mpi_", "cores", "git_"};
+    for (size_t i = 0; i < sizeof how / sizeof how[0]; i++)
+        if (strncmp(name, how[i], strlen(how[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static void differs(CompareCtx *c, const char *run, const char *what, int point, double a, double b)
 {
     c->regressions++;
@@ -196,7 +206,8 @@ static void identical_attrs(CompareCtx *c, const char *run_path, const char *run
     int n = h5io_list_attrs(c->base[0], run_path, names, MAX_NAMES);
     for (int i = 0; i < n; i++) {
         double a, b;
-        if (is_timing_metric(names[i]) || h5io_read_attr_double(c->base[0], run_path, names[i], &a) != 0)
+        if (is_timing_metric(names[i]) || (strcmp(run_path, "/") == 0 && is_provenance(names[i])) ||
+            h5io_read_attr_double(c->base[0], run_path, names[i], &a) != 0)
             continue;
         c->compared++;
         if (h5io_read_attr_double(c->next[0], run_path, names[i], &b) != 0)
@@ -211,24 +222,25 @@ static void identical_series(CompareCtx *c, const char *run_path, const char *ru
     int n = h5io_list(c->base[0], run_path, names, MAX_NAMES);
     for (int i = 0; i < n; i++) {
         char path[512], err[256];
-        snprintf(path, sizeof path, "%.256s/%.127s", run_path, names[i]);
-        H5Tensor a, b;
-        if (is_timing_metric(names[i]) || h5io_read_tensor(c->base[0], path, &a, err, sizeof err) != 0)
+        snprintf(path, sizeof path, "%.256s%s%.127s", run_path, strcmp(run_path, "/") == 0 ? "" : "/", names[i]);
+        double *a, *b;
+        size_t na, nb;
+        if (is_timing_metric(names[i]) || h5io_read_doubles(c->base[0], path, &a, &na, err, sizeof err) != 0)
             continue;
         c->compared++;
-        if (h5io_read_tensor(c->next[0], path, &b, err, sizeof err) != 0) {
-            differs(c, run, names[i], -1, (double)a.numel, NAN);
+        if (h5io_read_doubles(c->next[0], path, &b, &nb, err, sizeof err) != 0) {
+            differs(c, run, names[i], -1, (double)na, NAN);
         } else {
-            if (a.numel != b.numel)
-                differs(c, run, names[i], -1, (double)a.numel, (double)b.numel);
-            for (size_t p = 0; p < a.numel && p < b.numel; p++)
-                if (memcmp(&a.data[p], &b.data[p], sizeof a.data[p]) != 0) {
-                    differs(c, run, names[i], (int)p, a.data[p], b.data[p]);
+            if (na != nb)
+                differs(c, run, names[i], -1, (double)na, (double)nb);
+            for (size_t p = 0; p < na && p < nb; p++)
+                if (memcmp(&a[p], &b[p], sizeof a[p]) != 0 && !(a[p] != a[p] && b[p] != b[p])) {
+                    differs(c, run, names[i], (int)p, a[p], b[p]);
                     break; /* one line per series */
                 }
-            h5io_tensor_free(&b);
+            free(b);
         }
-        h5io_tensor_free(&a);
+        free(a);
     }
 }
 
@@ -250,6 +262,10 @@ int compare_identical(const char *base_path, const char *new_path, FILE *out, ch
         close_all(&c), free(runs), free(names);
         return -1;
     }
+    /* The root's numbers (the summaries over runs) and datasets (their values by seed); what differs by
+     * construction between a single process and a sharded run (threads, the world) is not compared. */
+    identical_attrs(&c, "/", "(root)", names);
+    identical_series(&c, "/", "(root)", names);
     int n = h5io_exists(c.base[0], "runs") ? h5io_list_groups(c.base[0], "runs", runs, MAX_NAMES) : 0;
     for (int r = 0; r < n; r++) {
         char run_path[256];

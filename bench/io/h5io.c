@@ -298,6 +298,17 @@ int h5io_read_ints(H5File *f, const char *path, int **data, int *ndim, int shape
     return 0;
 }
 
+int h5io_read_doubles(H5File *f, const char *path, double **data, size_t *numel, char *err, size_t errlen)
+{
+    int ndim, shape[H5IO_MAX_DIMS];
+    void *buf = NULL;
+    if (read_dataset(f, path, H5T_NATIVE_DOUBLE, H5T_FLOAT, sizeof(double), &buf, &ndim, shape, numel, err,
+                     errlen) != 0)
+        return -1;
+    *data = buf;
+    return 0;
+}
+
 void h5io_tensor_free(H5Tensor *t)
 {
     free(t->data);
@@ -335,6 +346,25 @@ static int ensure_groups(H5File *f, const char *path, char *err, size_t errlen)
 }
 
 int h5io_group(H5File *f, const char *path, char *err, size_t errlen) { return ensure_groups(f, path, err, errlen); }
+
+int h5io_copy(H5File *src, const char *src_path, H5File *dst, const char *dst_path, char *err, size_t errlen)
+{
+    if (!h5io_exists(src, src_path)) {
+        snprintf(err, errlen, "cannot copy /%s: no such object", src_path);
+        return -1;
+    }
+    if (h5io_exists(dst, dst_path)) {
+        snprintf(err, errlen, "cannot copy to /%s: it exists", dst_path);
+        return -1;
+    }
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    int rc = H5Ocopy(src->id, src_path, dst->id, dst_path, H5P_DEFAULT, lcpl) < 0 ? -1 : 0;
+    H5Pclose(lcpl);
+    if (rc != 0)
+        snprintf(err, errlen, "cannot copy /%s to /%s", src_path, dst_path);
+    return rc;
+}
 
 static int write_dataset(H5File *f, const char *path, hid_t filetype, hid_t memtype, const void *data, int ndim,
                          const int *shape, char *err, size_t errlen)

@@ -37,6 +37,8 @@ int h5io_list_attrs(H5File *f, const char *path, char (*names)[128], int max);
 
 /* Reads a float32 dataset (any stored float type is converted). */
 int h5io_read_tensor(H5File *f, const char *path, H5Tensor *out, char *err, size_t errlen);
+/* Reads a float dataset of any shape as doubles (the values exactly as stored, for float64); free(*data). */
+int h5io_read_doubles(H5File *f, const char *path, double **data, size_t *numel, char *err, size_t errlen);
 /* Reads an integer dataset into int32. */
 int h5io_read_ints(H5File *f, const char *path, int **data, int *ndim, int shape[H5IO_MAX_DIMS], char *err,
                    size_t errlen);
@@ -48,6 +50,10 @@ int h5io_write_doubles(H5File *f, const char *path, const double *data, int ndim
                        size_t errlen);
 int h5io_write_ints(H5File *f, const char *path, const int *data, int ndim, const int *shape, char *err,
                     size_t errlen);
+
+/* Copies the group or dataset src_path of src (its attributes and everything under it) to dst_path of dst,
+ * creating dst_path's parents; -1 if dst_path exists. */
+int h5io_copy(H5File *src, const char *src_path, H5File *dst, const char *dst_path, char *err, size_t errlen);
 
 /* Attributes on the object at path ("/" for the root); the object must exist (groups: see h5io_group). */
 int h5io_group(H5File *f, const char *path, char *err, size_t errlen); /* creates it and its parents */
