@@ -577,3 +577,65 @@ int lm_match_hidden(const char *config, size_t target_params, int max_hidden, si
     *params = (size_t)params_with_hidden(config, lo, err, errlen);
     return lo;
 }
+
+/* ---- generation ---- */
+
+int lm_can_generate(const LmModel *m, char *err, size_t errlen)
+{
+    return op_step_kind(&m->mixer, err, errlen) == OP_STEP_NONE ? -1 : 0;
+}
+
+static size_t layer_state_floats(const LmModel *m, int B, int T)
+{
+    return ws_floats_for(op_state_floats(&m->mixer, B, T));
+}
+
+size_t lm_state_floats(const LmModel *m, int B, int T) { return (size_t)m->cfg.n_layers * layer_state_floats(m, B, T); }
+
+static size_t step_ops_floats(const LmModel *m, int B, int T)
+{
+    size_t a = op_step_workspace_floats(&m->mixer, B, T), b = op_step_workspace_floats(&m->channel, B, T);
+    size_t c = op_step_workspace_floats(&m->norm, B, T), most = a > b ? a : b;
+    return most > c ? most : c;
+}
+
+size_t lm_step_workspace_floats(const LmModel *m, int B, int T)
+{
+    return 3 * ws_floats_for((size_t)B * m->cfg.d_model) + step_ops_floats(m, B, T);
+}
+
+void lm_step(const LmModel *m, const float *params, const int *ids, int t, int B, int T, float *state,
+             float *ws_buf, float *logits)
+{
+    const LmConfig *c = &m->cfg;
+    const size_t N = (size_t)B * c->d_model, Nf = ws_floats_for(N);
+    float *x = ws_buf, *h = x + Nf, *tmp = h + Nf;
+    Workspace ws;
+    ws_init(&ws, tmp + Nf, step_ops_floats(m, B, T));
+    EmbeddingConfig e = {c->vocab, c->d_model};
+    embedding_forward(&e, params + m->off_wte, ids, x, (size_t)B);
+    for (int b = 0; c->pos_emb && b < B; b++)
+        core_accumulate(x + (size_t)b * c->d_model, params + m->off_wpe + (size_t)t * c->d_model, (size_t)c->d_model);
+    for (int l = 0; l < c->n_layers; l++) {
+        const float *p = params + m->off_layer[l];
+        float *st = state + (size_t)l * layer_state_floats(m, B, T);
+        const Op channel = lm_channel_for_draw(&m->channel, 0, l);
+        op_step(&m->norm, p, x, h, NULL, B, t, T, &ws);
+        op_step(&m->mixer, p + m->n_norm, h, tmp, st, B, t, T, &ws);
+        core_accumulate(x, tmp, N);
+        op_step(&m->norm, p + m->n_norm + m->n_mixer, x, h, NULL, B, t, T, &ws);
+        op_step(&channel, p + 2 * m->n_norm + m->n_mixer, h, tmp, NULL, B, t, T, &ws);
+        core_accumulate(x, tmp, N);
+    }
+    op_step(&m->norm, params + m->off_norm_f, x, h, NULL, B, t, T, &ws);
+    gemm_linear_forward(h, params + m->off_head, NULL, logits, B, c->d_model, c->vocab);
+}
+
+double lm_step_flops(const LmModel *m, int B, int t)
+{
+    const double N = (double)B * m->cfg.d_model, layers = m->cfg.n_layers;
+    const double norm = op_step_flops(&m->norm, B, t);
+    return (m->cfg.pos_emb ? N : 0) +
+           layers * (2 * norm + op_step_flops(&m->mixer, B, t) + op_step_flops(&m->channel, B, t) + 2 * N) + norm +
+           gemm_linear_flops_forward(B, m->cfg.d_model, m->cfg.vocab, 0);
+}

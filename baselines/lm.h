@@ -103,4 +103,19 @@ int lm_match_hidden(const char *config, size_t target_params, int max_hidden, si
 /* Analytic FLOPs of one forward (and one backward) at B x T (the loss included). */
 OpFlops lm_flops(const LmModel *m, int B, int T);
 
+/* ---- generation: one position at a time (docs/DESIGN.md section 11) ----
+ * lm_step: position t of B sequences, ids (B) -> logits (B, V), equal to row t of lm_logits after a forward over
+ * the same prefix, to rounding. Every layer steps its operators (op_step): the mixer carries its state (a KV cache,
+ * the cached convolution, the S4D recurrence), the norms and the channel are position-wise (the channel at
+ * draw 0; FFF and MoE channels generate as configured, so in training mode their noise is not the forward's:
+ * generate in mode=infer). The caller zeroes state (lm_state_floats) before t = 0; ws_buf holds
+ * lm_step_workspace_floats floats. t < T <= context. */
+int lm_can_generate(const LmModel *m, char *err, size_t errlen); /* 0, or -1 with why not */
+size_t lm_state_floats(const LmModel *m, int B, int T);
+size_t lm_step_workspace_floats(const LmModel *m, int B, int T);
+void lm_step(const LmModel *m, const float *params, const int *ids, int t, int B, int T, float *state,
+             float *ws_buf, float *logits);
+/* Analytic FLOPs of that step. */
+double lm_step_flops(const LmModel *m, int B, int t);
+
 #endif

@@ -492,3 +492,75 @@ OpFlops attention_flops(const AttentionConfig *cfg, int B, int L)
                  gemm_linear_flops_backward(rows, D, 3 * D, 1);
     return (OpFlops){fwd, bwd};
 }
+
+/* ---- generation ---- */
+
+size_t attention_state_floats(const AttentionConfig *cfg, int B, int T) { return 2 * (size_t)B * T * cfg->d_model; }
+
+size_t attention_step_workspace_floats(const AttentionConfig *cfg, int B, int T)
+{
+    const size_t D = (size_t)cfg->d_model;
+    return ws_floats_for(3 * B * D) + ws_floats_for(B * D) + ws_floats_for((size_t)B * cfg->n_heads * T);
+}
+
+/* One query row against keys and values 0..t of one head: o = softmax(q k^T scale) v, scores in p (t + 1). */
+static void step_head(const float *q, const float *keys, const float *values, size_t stride, int hd, int t,
+                      float scale, float *p, float *o)
+{
+    float top = -INFINITY;
+    for (int s = 0; s <= t; s++) {
+        const float *k = keys + (size_t)s * stride;
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int i = 0; i < hd; i++)
+            dot += q[i] * k[i];
+        p[s] = dot * scale;
+        top = p[s] > top ? p[s] : top;
+    }
+    float sum = 0.0f;
+    for (int s = 0; s <= t; s++) {
+        p[s] = expf(p[s] - top);
+        sum += p[s];
+    }
+    for (int i = 0; i < hd; i++)
+        o[i] = 0.0f;
+    for (int s = 0; s <= t; s++) {
+        const float *v = values + (size_t)s * stride, w = p[s];
+#pragma omp simd
+        for (int i = 0; i < hd; i++)
+            o[i] += w * v[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int i = 0; i < hd; i++)
+        o[i] *= inv;
+}
+
+void attention_step(const AttentionConfig *cfg, const float *params, const float *x, float *y, float *state, int B,
+                    int t, int T, Workspace *ws)
+{
+    const AttnDims d = attention_dims(cfg, B, T);
+    const AttentionParams p = attention_views(cfg, params);
+    const size_t D = (size_t)d.D;
+    float *qkv = ws_take(ws, 3 * B * D), *ctx = ws_take(ws, B * D), *scores = ws_take(ws, (size_t)B * d.H * T);
+    float *keys = state, *values = state + (size_t)B * T * D;
+    gemm_linear_forward(x, p.in_w, p.in_b, qkv, B, d.D, 3 * d.D);
+    for (int b = 0; b < B; b++) {
+        memcpy(keys + ((size_t)b * T + t) * D, qkv + (size_t)b * 3 * D + D, D * sizeof(float));
+        memcpy(values + ((size_t)b * T + t) * D, qkv + (size_t)b * 3 * D + 2 * D, D * sizeof(float));
+    }
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * (t + 1) * D > 65536)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < d.H; h++) {
+            const size_t head = (size_t)h * d.hd, seq = (size_t)b * T * D;
+            step_head(qkv + (size_t)b * 3 * D + head, keys + seq + head, values + seq + head, D, d.hd, t, d.scale,
+                      scores + ((size_t)b * d.H + h) * T, ctx + (size_t)b * D + head);
+        }
+    gemm_linear_forward(ctx, p.out_w, p.out_b, y, B, d.D, d.D);
+}
+
+double attention_step_flops(const AttentionConfig *cfg, int B, int t)
+{
+    const int D = cfg->d_model, hd = D / cfg->n_heads;
+    return gemm_linear_flops_forward(B, D, 3 * D, 1) + gemm_linear_flops_forward(B, D, D, 1) +
+           (double)B * cfg->n_heads * (t + 1) * (4.0 * hd + 5.0);
+}

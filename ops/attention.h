@@ -55,4 +55,16 @@ void attention_backward(const AttentionConfig *cfg, const float *params, const f
  * when causal, L^2 when not. */
 OpFlops attention_flops(const AttentionConfig *cfg, int B, int L);
 
+/* ---- generation: one position at a time with a key/value cache (docs/DESIGN.md section 11) ----
+ * Causal only. state (attention_state_floats): the keys and values of every earlier position, (B, T, D) each,
+ * after in_proj. attention_step at position t: x (B, D) -> y (B, D), appending this position's key and value;
+ * y equals row t of attention_forward over the same prefix, to rounding. O(t D) per position: every step reads
+ * the whole cache. Scratch: attention_step_workspace_floats(cfg, B, T). */
+size_t attention_state_floats(const AttentionConfig *cfg, int B, int T);
+size_t attention_step_workspace_floats(const AttentionConfig *cfg, int B, int T);
+void attention_step(const AttentionConfig *cfg, const float *params, const float *x, float *y, float *state, int B,
+                    int t, int T, Workspace *ws);
+/* FLOPs of one step at position t: the projections and the (t + 1) query-key pairs per head. */
+double attention_step_flops(const AttentionConfig *cfg, int B, int t);
+
 #endif

@@ -375,3 +375,51 @@ OpFlops fftconv_flops(const FftconvConfig *cfg, int B, int L)
     f.backward -= C * (fft + L) + (double)B * C * fft;
     return f;
 }
+
+/* ---- generation ---- */
+
+#define STEP_BLOCK 64 /* channels per accumulator block: one thread's share, in registers and L1 */
+
+void fftconv_cached_step(const float *kT, size_t k_stride, const float *hist, size_t h_stride, const float *bias,
+                         float *y, int C, int t)
+{
+    const int blocks = (C + STEP_BLOCK - 1) / STEP_BLOCK;
+#pragma omp parallel for schedule(static) if ((size_t)(t + 1) * C > 65536)
+    for (int blk = 0; blk < blocks; blk++) {
+        const int c0 = blk * STEP_BLOCK, n = C - c0 < STEP_BLOCK ? C - c0 : STEP_BLOCK;
+        float acc[STEP_BLOCK] = {0};
+        for (int s = 0; s <= t; s++) {
+            const float *k = kT + (size_t)(t - s) * k_stride + c0, *u = hist + (size_t)s * h_stride + c0;
+#pragma omp simd
+            for (int i = 0; i < n; i++)
+                acc[i] += k[i] * u[i];
+        }
+        const float *u = hist + (size_t)t * h_stride + c0;
+        for (int i = 0; i < n; i++)
+            y[c0 + i] = acc[i] + (bias ? bias[c0 + i] * u[i] : 0.0f);
+    }
+}
+
+size_t fftconv_state_floats(const FftconvConfig *cfg, int B, int T)
+{
+    return (size_t)(B + 1) * T * cfg->d_model;
+}
+
+void fftconv_step(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *state, int B,
+                  int t, int T)
+{
+    const int D = cfg->d_model;
+    float *kT = state, *hist = state + (size_t)T * D;
+    if (t == 0)
+        for (int c = 0; c < D; c++)
+            for (int s = 0; s < T; s++)
+                kT[(size_t)s * D + c] = params[(size_t)c * cfg->l_max + s];
+    const float *bias = params + (size_t)D * cfg->l_max;
+    for (int b = 0; b < B; b++) {
+        float *mine = hist + (size_t)b * T * D;
+        memcpy(mine + (size_t)t * D, x + (size_t)b * D, (size_t)D * sizeof(float));
+        fftconv_cached_step(kT, (size_t)D, mine, (size_t)D, bias, y + (size_t)b * D, D, t);
+    }
+}
+
+double fftconv_step_flops(int B, int C, int t) { return (double)B * C * (2.0 * (t + 1) + 2.0); }

@@ -58,4 +58,20 @@ void fftconv_backward(const FftconvConfig *cfg, const float *params, const float
                       const float *dy, float *dx, float *dparams, int B, int L, Workspace *ws);
 OpFlops fftconv_flops(const FftconvConfig *cfg, int B, int L);
 
+/* ---- generation: one position at a time (docs/DESIGN.md section 11) ----
+ * The exact cached convolution at position t of C channels:
+ *   y[c] = sum_{s <= t} kT[t - s, c] hist[s, c] + bias[c] hist[t, c]      (bias may be NULL)
+ * kT: the kernel time-major, rows of k_stride floats; hist: the inputs so far, rows of h_stride floats, row t the
+ * current one. O(t C) per position: the sum the forward takes by FFT, in another order (equal to rounding).
+ * Parallel over blocks of channels. */
+void fftconv_cached_step(const float *kT, size_t k_stride, const float *hist, size_t h_stride, const float *bias,
+                         float *y, int C, int t);
+/* The registered operator's step: state (fftconv_state_floats) holds the kernel time-major (T, D), filled at
+ * t = 0, and every sequence's inputs so far (B, T, D). T <= l_max. */
+size_t fftconv_state_floats(const FftconvConfig *cfg, int B, int T);
+void fftconv_step(const FftconvConfig *cfg, const float *params, const float *x, float *y, float *state, int B,
+                  int t, int T);
+/* FLOPs of one step at position t (the multiply-adds over t + 1 positions and the skip). */
+double fftconv_step_flops(int B, int C, int t);
+
 #endif

@@ -385,3 +385,99 @@ void hyena_filter_values(const HyenaConfig *cfg, const float *params, int L, flo
     hyena_filter_forward(cfg, &p, &a, L);
     memcpy(h, a.h, (size_t)hyena_filter_channels(cfg) * L * sizeof(float));
 }
+
+/* ---- generation ---- */
+
+/* The state's parts (hyena.h). */
+typedef struct HyenaStepState {
+    float *hT;    /* (T, C) */
+    float *recent; /* (B, K - 1, (o+1)D): projections t - K + 1 .. t - 1, oldest first */
+    float *gated; /* (o - 1, B, T, D) */
+} HyenaStepState;
+
+static HyenaStepState step_state(const HyenaConfig *cfg, float *state, int B, int T)
+{
+    const size_t D = (size_t)cfg->d_model, Dn = (size_t)(cfg->order + 1) * D, K = (size_t)cfg->short_filter_order;
+    HyenaStepState s;
+    s.hT = state;
+    s.recent = s.hT + (size_t)T * hyena_filter_channels(cfg);
+    s.gated = s.recent + (size_t)B * (K - 1) * Dn;
+    return s;
+}
+
+size_t hyena_state_floats(const HyenaConfig *cfg, int B, int T)
+{
+    const size_t D = (size_t)cfg->d_model, Dn = (size_t)(cfg->order + 1) * D, K = (size_t)cfg->short_filter_order;
+    return (size_t)T * hyena_filter_channels(cfg) + (size_t)B * (K - 1) * Dn +
+           (size_t)(cfg->order - 1) * B * T * D;
+}
+
+size_t hyena_step_workspace_floats(const HyenaConfig *cfg, int B, int T)
+{
+    const size_t D = (size_t)cfg->d_model, Dn = (size_t)(cfg->order + 1) * D;
+    const size_t first = ws_floats_for(hyena_filter_act_floats(cfg, T));
+    const size_t each = 2 * ws_floats_for((size_t)B * Dn) + 2 * ws_floats_for((size_t)B * D);
+    return first > each ? first : each;
+}
+
+/* The short causal convolution at one position: uc[c] = bias[c] + sum_i w[c, i] in[t - (K-1) + i][c], where the
+ * last tap is the current projection and the earlier ones are the recent rows (zero before position 0). Then the
+ * current projection joins the recent rows. */
+static void step_short_conv(const HyenaParams *p, float *recent, const float *proj, float *uc, int channels, int K)
+{
+    for (int c = 0; c < channels; c++) {
+        const float *w = p->short_w + (size_t)c * K;
+        float acc = p->short_b[c];
+        for (int i = 0; i < K - 1; i++)
+            acc += w[i] * recent[(size_t)i * channels + c];
+        uc[c] = acc + w[K - 1] * proj[c];
+    }
+    if (K > 1) {
+        memmove(recent, recent + channels, (size_t)(K - 2) * channels * sizeof(float));
+        memcpy(recent + (size_t)(K - 2) * channels, proj, (size_t)channels * sizeof(float));
+    }
+}
+
+void hyena_step(const HyenaConfig *cfg, const float *params, const float *x, float *y, float *state, int B, int t,
+                int T, Workspace *ws)
+{
+    const int D = cfg->d_model, o = cfg->order, Dn = (o + 1) * D, K = cfg->short_filter_order;
+    const int C = hyena_filter_channels(cfg);
+    HyenaParams p = hyena_params_view(cfg, params);
+    HyenaStepState s = step_state(cfg, state, B, T);
+    if (t == 0) {
+        const size_t mark = ws->used;
+        HyenaFilterActs f = hyena_filter_acts(cfg, ws_take(ws, hyena_filter_act_floats(cfg, T)), T);
+        hyena_filter_forward(cfg, &p, &f, T);
+        core_transpose(f.h, s.hT, 1, C, T); /* (C, T) -> (T, C) */
+        ws->used = mark;
+        memset(s.recent, 0, (size_t)B * (K - 1) * Dn * sizeof(float));
+    }
+    float *proj = ws_take(ws, (size_t)B * Dn), *uc = ws_take(ws, (size_t)B * Dn);
+    float *v = ws_take(ws, (size_t)B * D), *out = ws_take(ws, (size_t)B * D);
+    gemm_linear_forward(x, p.in_w, p.in_b, proj, B, D, Dn);
+    for (int b = 0; b < B; b++) {
+        float *ucb = uc + (size_t)b * Dn, *vb = v + (size_t)b * D;
+        step_short_conv(&p, s.recent + (size_t)b * (K - 1) * Dn, proj + (size_t)b * Dn, ucb, Dn, K);
+        memcpy(vb, ucb + (size_t)o * D, (size_t)D * sizeof(float)); /* v_0 = ch_o */
+        for (int j = 0; j < o - 1; j++) {
+            const float *gate = ucb + (size_t)(o - 1 - j) * D;
+            float *hist = s.gated + ((size_t)j * B + b) * T * D, *a = hist + (size_t)t * D;
+            for (int d = 0; d < D; d++)
+                a[d] = vb[d] * gate[d];
+            fftconv_cached_step(s.hT + (size_t)j * D, (size_t)C, hist, (size_t)D, p.filter_bias + (size_t)j * D, vb,
+                                D, t);
+        }
+        for (int d = 0; d < D; d++)
+            out[(size_t)b * D + d] = vb[d] * ucb[d]; /* v_{o-1} * ch_0 */
+    }
+    gemm_linear_forward(out, p.out_w, p.out_b, y, B, D, D);
+}
+
+double hyena_step_flops(const HyenaConfig *cfg, int B, int t)
+{
+    const int D = cfg->d_model, o = cfg->order, Dn = (o + 1) * D, K = cfg->short_filter_order;
+    return gemm_linear_flops_forward(B, D, Dn, 1) + (double)B * Dn * 2.0 * K +
+           (o - 1) * (D * 1.0 * B + fftconv_step_flops(B, D, t)) + (double)B * D +
+           gemm_linear_flops_forward(B, D, D, 1);
+}

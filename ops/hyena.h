@@ -87,4 +87,19 @@ int hyena_max_len(const HyenaConfig *cfg); /* l_max */
 size_t hyena_filter_scratch_floats(const HyenaConfig *cfg, int L);
 void hyena_filter_values(const HyenaConfig *cfg, const float *params, int L, float *scratch, float *h);
 
+/* ---- generation: exact cached convolution (docs/DESIGN.md section 11) ----
+ * Hyena has no recurrence of its own (safari leaves step-by-step inference unimplemented). hyena_step at position
+ * t computes the position's projections, its short convolution from the last K - 1 projections, and each long
+ * convolution as the exact sum over every earlier gated input (fftconv_cached_step): O(t D) per position and
+ * long convolution, equal to row t of hyena_forward over the same prefix, to rounding. state
+ * (hyena_state_floats): the filter time-major (T, C), computed at t = 0 on the l_max grid (so the taps are those
+ * of any forward of length <= T); the last K - 1 projections (B, K - 1, (o+1)D); the gated inputs of the o - 1
+ * long convolutions so far, (o - 1, B, T, D). T <= l_max. */
+size_t hyena_state_floats(const HyenaConfig *cfg, int B, int T);
+size_t hyena_step_workspace_floats(const HyenaConfig *cfg, int B, int T);
+void hyena_step(const HyenaConfig *cfg, const float *params, const float *x, float *y, float *state, int B, int t,
+                int T, Workspace *ws);
+/* FLOPs of one step at position t (the filter, computed once at t = 0, not included). */
+double hyena_step_flops(const HyenaConfig *cfg, int B, int t);
+
 #endif

@@ -157,3 +157,77 @@ int op_check_shape(const Op *op, int B, int L, char *err, size_t errlen)
         return op->info->check_len(&op->cfg, L, err, errlen);
     return 0;
 }
+
+/* ---- generation ---- */
+
+static OpKind kind_of(const Op *op) { return (OpKind)(op->info - op_table); }
+
+OpStepKind op_step_kind(const Op *op, char *err, size_t errlen)
+{
+    switch (kind_of(op)) {
+    case OP_ATTENTION:
+        if (!op->cfg.attention.causal) {
+            snprintf(err, errlen, "attention: only causal attention generates (causal=0 sees later positions)");
+            return OP_STEP_NONE;
+        }
+        return OP_STEP_STATEFUL;
+    case OP_FFTCONV:
+    case OP_HYENA:
+    case OP_S4D:
+        return OP_STEP_STATEFUL;
+    case OP_CONV2D:
+    case OP_LONGCONV2D:
+        snprintf(err, errlen, "%s: an image operator (every position sees the whole image) does not generate",
+                 op->info->name);
+        return OP_STEP_NONE;
+    default:
+        return OP_STEP_POSITION_WISE;
+    }
+}
+
+size_t op_state_floats(const Op *op, int B, int T)
+{
+    switch (kind_of(op)) {
+    case OP_ATTENTION: return attention_state_floats(&op->cfg.attention, B, T);
+    case OP_FFTCONV: return fftconv_state_floats(&op->cfg.fftconv, B, T);
+    case OP_HYENA: return hyena_state_floats(&op->cfg.hyena, B, T);
+    case OP_S4D: return s4d_state_floats(&op->cfg.s4d, B, T);
+    default: return 0;
+    }
+}
+
+size_t op_step_workspace_floats(const Op *op, int B, int T)
+{
+    switch (kind_of(op)) {
+    case OP_ATTENTION: return attention_step_workspace_floats(&op->cfg.attention, B, T);
+    case OP_FFTCONV: return 0;
+    case OP_HYENA: return hyena_step_workspace_floats(&op->cfg.hyena, B, T);
+    case OP_S4D: return s4d_step_workspace_floats(&op->cfg.s4d, B, T);
+    default: return ws_floats_for(op_act_floats(op, B, 1)) + op_workspace_floats(op, B, 1);
+    }
+}
+
+void op_step(const Op *op, const float *params, const float *x, float *y, float *state, int B, int t, int T,
+             Workspace *ws)
+{
+    const size_t mark = ws->used;
+    switch (kind_of(op)) {
+    case OP_ATTENTION: attention_step(&op->cfg.attention, params, x, y, state, B, t, T, ws); break;
+    case OP_FFTCONV: fftconv_step(&op->cfg.fftconv, params, x, y, state, B, t, T); break;
+    case OP_HYENA: hyena_step(&op->cfg.hyena, params, x, y, state, B, t, T, ws); break;
+    case OP_S4D: s4d_step(&op->cfg.s4d, params, x, y, state, B, t, T, ws); break;
+    default: op_forward(op, params, x, y, ws_take(ws, op_act_floats(op, B, 1)), B, 1, ws); break;
+    }
+    ws->used = mark;
+}
+
+double op_step_flops(const Op *op, int B, int t)
+{
+    switch (kind_of(op)) {
+    case OP_ATTENTION: return attention_step_flops(&op->cfg.attention, B, t);
+    case OP_FFTCONV: return fftconv_step_flops(B, op->cfg.fftconv.d_model, t);
+    case OP_HYENA: return hyena_step_flops(&op->cfg.hyena, B, t);
+    case OP_S4D: return s4d_step_flops(&op->cfg.s4d, B);
+    default: return op_flops(op, B, 1).forward;
+    }
+}

@@ -90,4 +90,22 @@ OpFlops op_flops(const Op *op, int B, int L);
  * L != height * width). */
 int op_check_shape(const Op *op, int B, int L, char *err, size_t errlen);
 
+/* ---- generation: one position at a time (docs/DESIGN.md section 11) ----
+ * Position-wise operators (linear, layernorm, gelu, ffn, fff, moe) step by running their forward at L = 1;
+ * attention (causal), fftconv, hyena and s4d carry a state of the earlier positions; the image operators and
+ * bidirectional attention do not generate. */
+typedef enum OpStepKind { OP_STEP_NONE, OP_STEP_POSITION_WISE, OP_STEP_STATEFUL } OpStepKind;
+/* How the configured operator steps; OP_STEP_NONE with a one-line reason in err. */
+OpStepKind op_step_kind(const Op *op, char *err, size_t errlen);
+/* Floats of state for B sequences of at most T positions (0: position-wise), and of scratch for one step. */
+size_t op_state_floats(const Op *op, int B, int T);
+size_t op_step_workspace_floats(const Op *op, int B, int T);
+/* Position t (0-based) of B sequences of at most T positions: x (B, D_in) -> y (B, D_out), equal to row t of
+ * op_forward over the same prefix, to rounding. The caller zeroes state before t = 0 and keeps it between steps;
+ * the steps of one sequence come in order t = 0, 1, ... The operator must step (op_step_kind). */
+void op_step(const Op *op, const float *params, const float *x, float *y, float *state, int B, int t, int T,
+             Workspace *ws);
+/* Analytic FLOPs of that step. */
+double op_step_flops(const Op *op, int B, int t);
+
 #endif

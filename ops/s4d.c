@@ -654,3 +654,80 @@ OpFlops s4d_flops(const S4dConfig *cfg, int B, int L)
                        conv.backward + kernel.backward;
     return (OpFlops){fwd, bwd};
 }
+
+/* ---- generation ---- */
+
+size_t s4d_state_floats(const S4dConfig *cfg, int B, int T)
+{
+    (void)T;
+    const size_t HM = (size_t)cfg->d_model * (cfg->d_state / 2);
+    return 2 * (4 * HM + 2 * (size_t)B * HM); /* doubles */
+}
+
+size_t s4d_step_workspace_floats(const S4dConfig *cfg, int B, int T)
+{
+    (void)T;
+    return ws_floats_for((size_t)B * cfg->d_model) + ws_floats_for(2 * (size_t)B * cfg->d_model);
+}
+
+/* The per-mode coefficients of the recurrence, as channel_modes computes them for the kernel. */
+static void step_coefficients(const S4dConfig *cfg, const S4dParams *p, double *er, double *ei, double *cr,
+                              double *ci)
+{
+    const int H = cfg->d_model, M = cfg->d_state / 2;
+    for (int h = 0; h < H; h++) {
+        const double dt = exp((double)p->log_dt[h]);
+        for (int n = 0; n < M; n++) {
+            const size_t k = (size_t)h * M + n;
+            const double re = -exp((double)p->log_A_real[k]), im = p->A_imag[k], den = re * re + im * im;
+            const double mag = exp(dt * re), wr = mag * cos(dt * im), wi = mag * sin(dt * im);
+            const double c_r = p->C[2 * k], c_i = p->C[2 * k + 1], dr = wr - 1.0, di = wi;
+            const double nr = c_r * dr - c_i * di, ni = c_r * di + c_i * dr; /* C (e - 1), then / A */
+            er[k] = wr, ei[k] = wi;
+            cr[k] = (nr * re + ni * im) / den;
+            ci[k] = (ni * re - nr * im) / den;
+        }
+    }
+}
+
+void s4d_step(const S4dConfig *cfg, const float *params, const float *x, float *y, float *state, int B, int t,
+              int T, Workspace *ws)
+{
+    (void)T;
+    const int H = cfg->d_model, M = cfg->d_state / 2;
+    const size_t HM = (size_t)H * M;
+    const S4dParams p = s4d_views(cfg, params);
+    double *er = (double *)(void *)state, *ei = er + HM, *cr = ei + HM, *ci = cr + HM;
+    double *sr = ci + HM, *si = sr + (size_t)B * HM;
+    if (t == 0) {
+        step_coefficients(cfg, &p, er, ei, cr, ci);
+        memset(sr, 0, 2 * (size_t)B * HM * sizeof(double));
+    }
+    float *g = ws_take(ws, (size_t)B * H), *z = ws_take(ws, 2 * (size_t)B * H);
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * HM > S4D_PARALLEL_MIN)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const size_t k0 = (size_t)h * M, s0 = (size_t)b * HM + k0;
+            const double u = x[(size_t)b * H + h];
+            double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+            for (int n = 0; n < M; n++) {
+                const double re = er[k0 + n] * sr[s0 + n] - ei[k0 + n] * si[s0 + n] + u;
+                const double im = er[k0 + n] * si[s0 + n] + ei[k0 + n] * sr[s0 + n];
+                sr[s0 + n] = re, si[s0 + n] = im;
+                acc += cr[k0 + n] * re - ci[k0 + n] * im;
+            }
+            g[(size_t)b * H + h] = (float)(2.0 * acc + p.D[h] * u);
+        }
+    gelu_apply(g, g, (size_t)B * H);
+    gemm_linear_forward(g, p.W, p.b, z, B, H, 2 * H);
+    glu_forward(z, y, (size_t)B, H);
+}
+
+double s4d_step_flops(const S4dConfig *cfg, int B)
+{
+    const double H = cfg->d_model, M = cfg->d_state / 2;
+    /* Per mode: exp(dtA) s 6, + x 1, Re(C' s) 3, the sum 1; per channel: 2 acc + D x 3. */
+    return (double)B * (H * M * 11.0 + 3.0 * H) + GELU_FLOPS_FORWARD * B * H +
+           gemm_linear_flops_forward(B, cfg->d_model, 2 * cfg->d_model, 1) + 4.0 * B * H;
+}

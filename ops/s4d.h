@@ -82,4 +82,18 @@ void s4d_kernel_backward(const S4dConfig *cfg, const float *params, const float 
                          Workspace *ws);
 OpFlops s4d_kernel_flops(const S4dConfig *cfg, int L);
 
+/* ---- generation: the recurrence (docs/DESIGN.md section 11) ----
+ * The kernel is a sum of decaying modes, so the convolution is a linear recurrence per channel h and mode n:
+ *   s_n[t] = exp(dtA_n) s_n[t-1] + x[t],    y1[t] = 2 Re sum_n C'_n s_n[t] + D x[t],
+ * C'_n = C_n (exp(dtA_n) - 1) / A_n, which gives y1[t] = sum_l K[l] x[t - l] with K as s4d_kernel builds it.
+ * O(H M) per position, whatever t. state (s4d_state_floats, independent of T): the coefficients exp(dtA) and C'
+ * (computed at t = 0 from the parameters) and the modes' states (B, H, M), all complex double. s4d_step: x (B, H)
+ * -> y (B, H), equal to row t of s4d_forward over the same prefix, to rounding. */
+size_t s4d_state_floats(const S4dConfig *cfg, int B, int T);
+size_t s4d_step_workspace_floats(const S4dConfig *cfg, int B, int T);
+void s4d_step(const S4dConfig *cfg, const float *params, const float *x, float *y, float *state, int B, int t,
+              int T, Workspace *ws);
+/* FLOPs of one step: the recurrence (11 per mode), the skip, GELU, the output linear and the GLU. */
+double s4d_step_flops(const S4dConfig *cfg, int B);
+
 #endif

@@ -19,6 +19,7 @@
 #include "results.h"
 #include "show.h"
 #include "timing.h"
+#include "generate_cli.h"
 #include "train_cli.h"
 
 #define EXIT_BAD_INPUT 2
@@ -35,6 +36,8 @@ static int usage(FILE *out)
                  "  subq bench op --op NAME [--config ...] [--batch B] [--seq-len L] [--forward-only]\n"
                  "  subq train --model CFG --data NAME [--steps N] [--batch B] [--lr X] [--seed S] [--quiet]\n"
                  "             [--checkpoint F [--checkpoint-every N] [--resume]]  one LM training run\n"
+                 "  subq generate --checkpoint F --prompt TEXT --tokens N [--temperature T] [--seed S]  text from a "
+                 "trained LM\n"
                  "  subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT [--points A,B]] [--force] [--list]\n"
                  "  subq results show FILE.h5                    a readable table of a results file\n"
                  "  subq results export FILE.h5 DIR              each run's series as DIR/<run>.dat (for gnuplot)\n"
@@ -404,6 +407,8 @@ static int run_command(int argc, char **argv)
         return cmd_reproduce(argc - 2, argv + 2, threads);
     if (strcmp(command, "train") == 0)
         return train_cli(argc - 2, argv + 2);
+    if (strcmp(command, "generate") == 0)
+        return generate_cli(argc - 2, argv + 2);
     if (strcmp(command, "data") == 0)
         return cmd_data(argc - 2, argv + 2);
     if (strcmp(command, "report") == 0)

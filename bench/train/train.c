@@ -506,3 +506,37 @@ int train_load_checkpoint(const LmModel *m, TrainState *s, uint64_t seed, long s
     h5io_close(f);
     return rc;
 }
+
+int train_load_model(const char *path, const char *extra, LmModel *m, float **params, char *err, size_t errlen)
+{
+    char config[4 * LM_CONFIG_LEN + 256];
+    *params = NULL;
+    H5File *f = h5io_open_read(path, err, errlen);
+    if (!f)
+        return -1;
+    if (h5io_read_attr_str(f, "/", "model_config", config, sizeof config) != 0) {
+        snprintf(err, errlen, "%s: not a subq checkpoint (no model_config attribute)", path);
+        h5io_close(f);
+        return -1;
+    }
+    if (extra && *extra)
+        snprintf(config + strlen(config), sizeof config - strlen(config), ",%s", extra);
+    if (lm_create(m, config, err, errlen) != 0) {
+        h5io_close(f);
+        return -1;
+    }
+    int rc = (*params = core_alloc_floats(m->n_params)) ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory for %zu parameters", m->n_params);
+    if (rc == 0)
+        rc = read_block(f, "params", m, *params, err, errlen);
+    if (rc == 0)
+        rc = block_finite(m, "params", *params, err, errlen);
+    h5io_close(f);
+    if (rc != 0) {
+        core_free(*params);
+        *params = NULL;
+        lm_destroy(m);
+    }
+    return rc;
+}
