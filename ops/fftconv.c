@@ -423,3 +423,107 @@ void fftconv_step(const FftconvConfig *cfg, const float *params, const float *x,
 }
 
 double fftconv_step_flops(int B, int C, int t) { return (double)B * C * (2.0 * (t + 1) + 2.0); }
+
+/* ---- the online convolution by FFT tiles ---- */
+
+/* Tile sizes b = 2^level < T. */
+static int online_levels(int T)
+{
+    int levels = 0;
+    while ((1 << levels) < T)
+        levels++;
+    return levels;
+}
+
+/* Floats of one channel's spectrum at a tile of b inputs (a transform of 2b points). */
+static size_t online_spectrum_floats(int b) { return 2 * (size_t)fft_spectrum_stride(2 * b); }
+
+size_t fftconv_online_spectra_floats(int C, int T)
+{
+    size_t n = 0;
+    for (int level = 0; level < online_levels(T); level++)
+        n += (size_t)C * online_spectrum_floats(1 << level);
+    return n;
+}
+
+size_t fftconv_online_history_floats(int C, int T) { return 2 * (size_t)C * T; }
+
+/* Per thread: the 2b-point block and its spectrum, at the largest tile. */
+static size_t online_thread_floats(int T)
+{
+    const int b = T > 1 ? 1 << (online_levels(T) - 1) : 1;
+    return ws_floats_for(2 * (size_t)b) + ws_floats_for(online_spectrum_floats(b));
+}
+
+size_t fftconv_online_workspace_floats(int T) { return (size_t)omp_get_max_threads() * online_thread_floats(T); }
+
+static const float *online_spectra_at(const float *spectra, int C, int level)
+{
+    size_t offset = 0;
+    for (int l = 0; l < level; l++)
+        offset += (size_t)C * online_spectrum_floats(1 << l);
+    return spectra + offset;
+}
+
+void fftconv_online_prepare(const float *k, size_t k_stride, int C, int T, float *spectra, Workspace *ws)
+{
+    float *base = ws_take(ws, fftconv_online_workspace_floats(T));
+    for (int level = 0; level < online_levels(T); level++) {
+        const int b = 1 << level, n = 2 * b, taps = n < T ? n : T;
+        const FftPlan *plan = fft_plan(n);
+        float *out = (float *)online_spectra_at(spectra, C, level);
+#pragma omp parallel
+        {
+            float *buf = base + (size_t)omp_get_thread_num() * online_thread_floats(T);
+#pragma omp for schedule(static)
+            for (int c = 0; c < C; c++) {
+                memcpy(buf, k + (size_t)c * k_stride, (size_t)taps * sizeof(float));
+                memset(buf + taps, 0, (size_t)(n - taps) * sizeof(float));
+                fft_forward(plan, buf, out + (size_t)c * online_spectrum_floats(b));
+            }
+        }
+    }
+}
+
+void fftconv_online_step(const float *spectra, const float *k, size_t k_stride, const float *bias, const float *u,
+                         float *history, float *y, int C, int t, int T, Workspace *ws)
+{
+    float *in = history, *pending = history + (size_t)C * T;
+    for (int c = 0; c < C; c++) {
+        in[(size_t)c * T + t] = u[c];
+        y[c] = pending[(size_t)c * T + t] + k[(size_t)c * k_stride] * u[c] + (bias ? bias[c] * u[c] : 0.0f);
+    }
+    if (t + 1 >= T)
+        return;
+    const int b = (t + 1) & -(t + 1), n = 2 * b, level = __builtin_ctz((unsigned)b), first = t + 1 - b;
+    const int outputs = t + 1 + b <= T ? b : T - t - 1;
+    const FftPlan *plan = fft_plan(n);
+    const float *H = online_spectra_at(spectra, C, level), inv_n = 1.0f / (float)n;
+    float *base = ws_take(ws, fftconv_online_workspace_floats(T));
+#pragma omp parallel if ((size_t)C * n > 16384)
+    {
+        float *buf = base + (size_t)omp_get_thread_num() * online_thread_floats(T);
+        float *spec = buf + ws_floats_for(2 * (size_t)(T > 1 ? 1 << (online_levels(T) - 1) : 1));
+#pragma omp for schedule(static)
+        for (int c = 0; c < C; c++) {
+            memcpy(buf, in + (size_t)c * T + first, (size_t)b * sizeof(float));
+            memset(buf + b, 0, (size_t)b * sizeof(float));
+            fft_forward(plan, buf, spec);
+            fft_spectrum_product(spec, H + (size_t)c * online_spectrum_floats(b), spec, plan->bins, 0);
+            fft_backward(plan, spec, buf);
+            float *p = pending + (size_t)c * T + t + 1;
+            for (int m = 0; m < outputs; m++)
+                p[m] += buf[b + m] * inv_n;
+        }
+    }
+}
+
+double fftconv_online_step_flops(int C, int t, int T)
+{
+    double f = 4.0 * C; /* pending + k[0] u + bias u */
+    if (t + 1 < T) {
+        const double n = 2.0 * ((t + 1) & -(t + 1));
+        f += C * (2 * 2.5 * n * log2(n) + 6.0 * (n / 2 + 1) + 2.0 * n / 2);
+    }
+    return f;
+}

@@ -74,4 +74,22 @@ void fftconv_step(const FftconvConfig *cfg, const float *params, const float *x,
 /* FLOPs of one step at position t (the multiply-adds over t + 1 positions and the skip). */
 double fftconv_step_flops(int B, int C, int t);
 
+/* The exact online convolution by FFT tiles (Oncescu et al. 2024, "Flash Inference"): after position i, the
+ * inputs i + 1 - b .. i (b the largest power of two dividing i + 1) are convolved with the kernel's taps
+ * 0 .. 2b - 1 by one FFT of 2b points, and the results added to the pending outputs i + 1 .. i + b; together
+ * these tiles cover every pair s < t exactly once, so position t's output is its pending sum plus
+ * k[0] u[t] (+ the skip): exact to rounding, O(log^2 T) per position and channel amortised instead of O(t).
+ * spectra (fftconv_online_spectra_floats, shared by all sequences): the kernel's spectrum at every tile size,
+ * made by fftconv_online_prepare from k (C, k_stride) channel-major, which also makes the FFT plans. history
+ * (fftconv_online_history_floats per sequence, zeroed before t = 0): the inputs and the pending outputs,
+ * (C, T) each. fftconv_online_step at position t: u (C) in, y (C) out. */
+size_t fftconv_online_spectra_floats(int C, int T);
+size_t fftconv_online_history_floats(int C, int T);
+size_t fftconv_online_workspace_floats(int T);
+void fftconv_online_prepare(const float *k, size_t k_stride, int C, int T, float *spectra, Workspace *ws);
+void fftconv_online_step(const float *spectra, const float *k, size_t k_stride, const float *bias, const float *u,
+                         float *history, float *y, int C, int t, int T, Workspace *ws);
+/* FLOPs of the online step at position t: the direct term and skip, and the tile that follows position t. */
+double fftconv_online_step_flops(int C, int t, int T);
+
 #endif

@@ -26,6 +26,8 @@ const ConfigField hyena_config_fields[] = {
     {"target", CONFIG_FLOAT, offsetof(HyenaConfig, target), "0.01", NULL, "modulation target (> 0)"},
     {"shift", CONFIG_FLOAT, offsetof(HyenaConfig, shift), "0", NULL, "added to the decay window"},
     {"modulate", CONFIG_INT, offsetof(HyenaConfig, modulate), "1", NULL, "1: exponential decay window, 0: none"},
+    {"step", CONFIG_ENUM, offsetof(HyenaConfig, step), "cached", "cached|fft",
+     "generation only: exact cached convolution O(t), or exact FFT tiles O(log^2 t) per token"},
 };
 const int hyena_config_field_count = sizeof hyena_config_fields / sizeof hyena_config_fields[0];
 
@@ -388,35 +390,49 @@ void hyena_filter_values(const HyenaConfig *cfg, const float *params, int L, flo
 
 /* ---- generation ---- */
 
-/* The state's parts (hyena.h). */
+/* The state's parts (hyena.h), each at an aligned offset (FFTW reads and writes the spectra in place). */
 typedef struct HyenaStepState {
-    float *hT;    /* (T, C) */
-    float *recent; /* (B, K - 1, (o+1)D): projections t - K + 1 .. t - 1, oldest first */
-    float *gated; /* (o - 1, B, T, D) */
+    float *filter;  /* cached: the filter time-major (T, C); fft: its spectra, one block per long convolution */
+    float *tap0;    /* fft: the filter's first tap (C) */
+    float *recent;  /* (B, K - 1, (o+1)D): projections t - K + 1 .. t - 1, oldest first */
+    float *history; /* cached: the gated inputs (o - 1, B, T, D); fft: (o - 1, B) online histories */
 } HyenaStepState;
+
+static size_t filter_floats(const HyenaConfig *cfg, int T)
+{
+    return cfg->step == HYENA_STEP_FFT ? (size_t)(cfg->order - 1) * fftconv_online_spectra_floats(cfg->d_model, T)
+                                       : (size_t)T * hyena_filter_channels(cfg);
+}
+
+static size_t history_floats_per_conv(const HyenaConfig *cfg, int T)
+{
+    return cfg->step == HYENA_STEP_FFT ? fftconv_online_history_floats(cfg->d_model, T) : (size_t)T * cfg->d_model;
+}
 
 static HyenaStepState step_state(const HyenaConfig *cfg, float *state, int B, int T)
 {
-    const size_t D = (size_t)cfg->d_model, Dn = (size_t)(cfg->order + 1) * D, K = (size_t)cfg->short_filter_order;
+    const size_t Dn = (size_t)(cfg->order + 1) * cfg->d_model, K = (size_t)cfg->short_filter_order;
     HyenaStepState s;
-    s.hT = state;
-    s.recent = s.hT + (size_t)T * hyena_filter_channels(cfg);
-    s.gated = s.recent + (size_t)B * (K - 1) * Dn;
+    s.filter = state;
+    s.tap0 = s.filter + ws_floats_for(filter_floats(cfg, T));
+    s.recent = s.tap0 + ws_floats_for((size_t)hyena_filter_channels(cfg));
+    s.history = s.recent + ws_floats_for((size_t)B * (K - 1) * Dn);
     return s;
 }
 
 size_t hyena_state_floats(const HyenaConfig *cfg, int B, int T)
 {
-    const size_t D = (size_t)cfg->d_model, Dn = (size_t)(cfg->order + 1) * D, K = (size_t)cfg->short_filter_order;
-    return (size_t)T * hyena_filter_channels(cfg) + (size_t)B * (K - 1) * Dn +
-           (size_t)(cfg->order - 1) * B * T * D;
+    const size_t Dn = (size_t)(cfg->order + 1) * cfg->d_model, K = (size_t)cfg->short_filter_order;
+    return ws_floats_for(filter_floats(cfg, T)) + ws_floats_for((size_t)hyena_filter_channels(cfg)) +
+           ws_floats_for((size_t)B * (K - 1) * Dn) + (size_t)(cfg->order - 1) * B * history_floats_per_conv(cfg, T);
 }
 
 size_t hyena_step_workspace_floats(const HyenaConfig *cfg, int B, int T)
 {
     const size_t D = (size_t)cfg->d_model, Dn = (size_t)(cfg->order + 1) * D;
-    const size_t first = ws_floats_for(hyena_filter_act_floats(cfg, T));
-    const size_t each = 2 * ws_floats_for((size_t)B * Dn) + 2 * ws_floats_for((size_t)B * D);
+    const size_t online = cfg->step == HYENA_STEP_FFT ? fftconv_online_workspace_floats(T) : 0;
+    const size_t first = ws_floats_for(hyena_filter_act_floats(cfg, T)) + online;
+    const size_t each = 2 * ws_floats_for((size_t)B * Dn) + 2 * ws_floats_for((size_t)B * D) + online;
     return first > each ? first : each;
 }
 
@@ -438,46 +454,80 @@ static void step_short_conv(const HyenaParams *p, float *recent, const float *pr
     }
 }
 
+/* At t = 0: the filter on the l_max grid (its first T taps, those of any forward of length <= T), kept as the
+ * method needs it. */
+static void step_prepare(const HyenaConfig *cfg, const HyenaParams *p, const HyenaStepState *s, int T, Workspace *ws)
+{
+    const int D = cfg->d_model, C = hyena_filter_channels(cfg);
+    const size_t mark = ws->used;
+    HyenaFilterActs f = hyena_filter_acts(cfg, ws_take(ws, hyena_filter_act_floats(cfg, T)), T);
+    hyena_filter_forward(cfg, p, &f, T);
+    if (cfg->step == HYENA_STEP_FFT) {
+        for (int c = 0; c < C; c++)
+            s->tap0[c] = f.h[(size_t)c * T];
+        for (int j = 0; j < cfg->order - 1; j++) {
+            const size_t before = ws->used;
+            fftconv_online_prepare(f.h + (size_t)j * D * T, (size_t)T, D, T,
+                                   s->filter + (size_t)j * fftconv_online_spectra_floats(D, T), ws);
+            ws->used = before;
+        }
+    } else {
+        core_transpose(f.h, s->filter, 1, C, T); /* (C, T) -> (T, C) */
+    }
+    ws->used = mark;
+}
+
+/* Long convolution j of sequence b at position t: a (D) in, v (D) out. */
+static void step_long_conv(const HyenaConfig *cfg, const HyenaParams *p, const HyenaStepState *s, int j, int b, int B,
+                           const float *a, float *v, int t, int T, Workspace *ws)
+{
+    const int D = cfg->d_model, C = hyena_filter_channels(cfg);
+    float *hist = s->history + ((size_t)j * B + b) * history_floats_per_conv(cfg, T);
+    const float *beta = p->filter_bias + (size_t)j * D;
+    if (cfg->step == HYENA_STEP_FFT) {
+        const size_t mark = ws->used;
+        fftconv_online_step(s->filter + (size_t)j * fftconv_online_spectra_floats(D, T), s->tap0 + (size_t)j * D, 1,
+                            beta, a, hist, v, D, t, T, ws);
+        ws->used = mark;
+        return;
+    }
+    memcpy(hist + (size_t)t * D, a, (size_t)D * sizeof(float));
+    fftconv_cached_step(s->filter + (size_t)j * D, (size_t)C, hist, (size_t)D, beta, v, D, t);
+}
+
 void hyena_step(const HyenaConfig *cfg, const float *params, const float *x, float *y, float *state, int B, int t,
                 int T, Workspace *ws)
 {
     const int D = cfg->d_model, o = cfg->order, Dn = (o + 1) * D, K = cfg->short_filter_order;
-    const int C = hyena_filter_channels(cfg);
     HyenaParams p = hyena_params_view(cfg, params);
     HyenaStepState s = step_state(cfg, state, B, T);
     if (t == 0) {
-        const size_t mark = ws->used;
-        HyenaFilterActs f = hyena_filter_acts(cfg, ws_take(ws, hyena_filter_act_floats(cfg, T)), T);
-        hyena_filter_forward(cfg, &p, &f, T);
-        core_transpose(f.h, s.hT, 1, C, T); /* (C, T) -> (T, C) */
-        ws->used = mark;
+        step_prepare(cfg, &p, &s, T, ws);
         memset(s.recent, 0, (size_t)B * (K - 1) * Dn * sizeof(float));
     }
     float *proj = ws_take(ws, (size_t)B * Dn), *uc = ws_take(ws, (size_t)B * Dn);
     float *v = ws_take(ws, (size_t)B * D), *out = ws_take(ws, (size_t)B * D);
     gemm_linear_forward(x, p.in_w, p.in_b, proj, B, D, Dn);
     for (int b = 0; b < B; b++) {
-        float *ucb = uc + (size_t)b * Dn, *vb = v + (size_t)b * D;
+        float *ucb = uc + (size_t)b * Dn, *vb = v + (size_t)b * D, *a = out + (size_t)b * D;
         step_short_conv(&p, s.recent + (size_t)b * (K - 1) * Dn, proj + (size_t)b * Dn, ucb, Dn, K);
         memcpy(vb, ucb + (size_t)o * D, (size_t)D * sizeof(float)); /* v_0 = ch_o */
         for (int j = 0; j < o - 1; j++) {
             const float *gate = ucb + (size_t)(o - 1 - j) * D;
-            float *hist = s.gated + ((size_t)j * B + b) * T * D, *a = hist + (size_t)t * D;
             for (int d = 0; d < D; d++)
-                a[d] = vb[d] * gate[d];
-            fftconv_cached_step(s.hT + (size_t)j * D, (size_t)C, hist, (size_t)D, p.filter_bias + (size_t)j * D, vb,
-                                D, t);
+                a[d] = vb[d] * gate[d]; /* a_j, in out's row until the last gate */
+            step_long_conv(cfg, &p, &s, j, b, B, a, vb, t, T, ws);
         }
         for (int d = 0; d < D; d++)
-            out[(size_t)b * D + d] = vb[d] * ucb[d]; /* v_{o-1} * ch_0 */
+            a[d] = vb[d] * ucb[d]; /* v_{o-1} * ch_0 */
     }
     gemm_linear_forward(out, p.out_w, p.out_b, y, B, D, D);
 }
 
-double hyena_step_flops(const HyenaConfig *cfg, int B, int t)
+double hyena_step_flops(const HyenaConfig *cfg, int B, int t, int T)
 {
     const int D = cfg->d_model, o = cfg->order, Dn = (o + 1) * D, K = cfg->short_filter_order;
-    return gemm_linear_flops_forward(B, D, Dn, 1) + (double)B * Dn * 2.0 * K +
-           (o - 1) * (D * 1.0 * B + fftconv_step_flops(B, D, t)) + (double)B * D +
-           gemm_linear_flops_forward(B, D, D, 1);
+    const double conv = cfg->step == HYENA_STEP_FFT ? B * fftconv_online_step_flops(D, t, T) : fftconv_step_flops(B, D, t);
+    return gemm_linear_flops_forward(B, D, Dn, 1) + (double)B * Dn * 2.0 * K + (o - 1) * (D * 1.0 * B + conv) +
+           (double)B * D + gemm_linear_flops_forward(B, D, D, 1);
 }

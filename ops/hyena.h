@@ -99,7 +99,10 @@ size_t hyena_state_floats(const HyenaConfig *cfg, int B, int T);
 size_t hyena_step_workspace_floats(const HyenaConfig *cfg, int B, int T);
 void hyena_step(const HyenaConfig *cfg, const float *params, const float *x, float *y, float *state, int B, int t,
                 int T, Workspace *ws);
-/* FLOPs of one step at position t (the filter, computed once at t = 0, not included). */
-double hyena_step_flops(const HyenaConfig *cfg, int B, int t);
+/* step=fft (HYENA_STEP_FFT): each long convolution by exact FFT tiles instead (fftconv_online_step, Oncescu et al.
+ * 2024): O(log^2 T) per position and channel amortised, the state the filter's spectra at every tile size and
+ * each sequence's inputs and pending outputs (C, T). */
+/* FLOPs of one step at position t of T (the filter, computed once at t = 0, not included). */
+double hyena_step_flops(const HyenaConfig *cfg, int B, int t, int T);
 
 #endif

@@ -21,6 +21,9 @@ typedef struct HyenaConfig {
     float target;
     float shift;            /* added to the exponential decay */
     int modulate;           /* 0: h = hf, no decay window */
+    int step;               /* HyenaStep: how hyena_step generates (forward and backward do not read it) */
 } HyenaConfig;
+
+typedef enum HyenaStep { HYENA_STEP_CACHED = 0, HYENA_STEP_FFT = 1 } HyenaStep;
 
 #endif

@@ -226,7 +226,7 @@ double op_step_flops(const Op *op, int B, int t)
     switch (kind_of(op)) {
     case OP_ATTENTION: return attention_step_flops(&op->cfg.attention, B, t);
     case OP_FFTCONV: return fftconv_step_flops(B, op->cfg.fftconv.d_model, t);
-    case OP_HYENA: return hyena_step_flops(&op->cfg.hyena, B, t);
+    case OP_HYENA: return hyena_step_flops(&op->cfg.hyena, B, t, op->cfg.hyena.l_max);
     case OP_S4D: return s4d_step_flops(&op->cfg.s4d, B);
     default: return op_flops(op, B, 1).forward;
     }

@@ -118,6 +118,7 @@ static void write_figures(FILE *out, const char *results_dir)
 {
     static const char *const figures[][2] = {
         {"ops_scaling", "runtime vs sequence length"},
+        {"generation", "generation: tokens/s and state vs context"},
         {"channel_speed", "channel mixers: speedup over the dense ffn"},
         {"peers", "subq vs PyTorch"},
         {"lm_shakespeare", "tiny Shakespeare validation loss"},
@@ -173,6 +174,7 @@ static int write_body(FILE *out, const char *published_tsv, const char *results_
     sources_section(out, claims, n);
     report_peers_section(out, results_dir);
     report_scaling_section(out, results_dir);
+    report_generation_section(out, results_dir);
     report_cifar_sections(out, results_dir);
     write_figures(out, results_dir);
     free(j);

@@ -1,6 +1,7 @@
 #include "report_scaling.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "h5io.h"
 
@@ -44,6 +45,64 @@ void report_scaling_section(FILE *out, const char *results_dir)
             }
             fprintf(out, " %.3g s |\n", h5io_attr_num(f, run, "dp_allreduce_s_N512"));
         }
+    }
+    h5io_close(f);
+}
+
+/* One run's series value at the given context, or NaN. */
+static double series_at(H5File *f, const char *run, const char *name, double context)
+{
+    char path[256], err[256];
+    double *ctx = NULL, *v = NULL, out = NAN;
+    size_t n, m;
+    snprintf(path, sizeof path, "runs/%s/context", run);
+    if (h5io_read_doubles(f, path, &ctx, &n, err, sizeof err) == 0) {
+        snprintf(path, sizeof path, "runs/%s/%s", run, name);
+        if (h5io_read_doubles(f, path, &v, &m, err, sizeof err) == 0)
+            for (size_t i = 0; i < n && i < m; i++)
+                out = ctx[i] == context ? v[i] : out;
+    }
+    free(ctx), free(v);
+    return out;
+}
+
+void report_generation_section(FILE *out, const char *results_dir)
+{
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/generation.h5", results_dir);
+    fprintf(out, "\n## Generation (one token at a time)\n\n");
+    H5File *f = h5io_open_read(path, err, sizeof err);
+    if (!f) {
+        fprintf(out, "Not measured: `make reproduce ONLY=generation` writes it (about 2 minutes).\n");
+        return;
+    }
+    fprintf(out, "Tokens per second of one sequence mixer at D = %.0f when generating T tokens from an empty context "
+                 "(the mean per token), and the state it keeps at T (docs/DESIGN.md section 11). Every method is "
+                 "exact: its steps equal the forward's rows (worst error over 96 tokens in the last column). Not "
+                 "yet measured: Hyena filters distilled into a modal recurrence (Laughing Hyena).\n\n",
+            h5io_attr_num(f, "/", "d_model"));
+    char names[16][128];
+    int n = h5io_list_groups(f, "runs", names, 16);
+    const double contexts[] = {1024, 4096, 16384, 65536};
+    fprintf(out, "| method | batch | T = 1K | T = 4K | T = 16K | T = 64K | state at 64K | step vs forward |\n"
+                 "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (int r = 0; r < n; r++) {
+        char run[160];
+        snprintf(run, sizeof run, "runs/%.120s", names[r]);
+        fprintf(out, "| %s | %.0f |", names[r], h5io_attr_num(f, run, "batch"));
+        for (int c = 0; c < 4; c++) {
+            const double v = series_at(f, names[r], "tokens_per_s", contexts[c]);
+            if (isnan(v))
+                fprintf(out, " - |");
+            else
+                fprintf(out, " %.3g tok/s |", v);
+        }
+        const double mib = series_at(f, names[r], "state_mib", 65536);
+        if (isnan(mib))
+            fprintf(out, " - |");
+        else
+            fprintf(out, " %.0f MiB |", mib);
+        fprintf(out, " %.1e |\n", h5io_attr_num(f, run, "step_vs_forward_max_error"));
     }
     h5io_close(f);
 }
