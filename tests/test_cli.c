@@ -95,6 +95,10 @@ Test(cli, generate_prints_text_from_a_trained_checkpoint_and_refuses_bad_input)
     cr_expect(strncmp(out, "KING:", 5) == 0 && strlen(out) == 5 + 100 + 1, "%zu bytes: %s", strlen(out), out);
     cr_assert_eq(run_subq(cmd, again, sizeof again), 0);
     cr_expect_str_eq(out, again, "greedy decoding is deterministic");
+    snprintf(cmd, sizeof cmd, "(./subq generate --checkpoint %s/lm.h5 --prompt 'KING:' --tokens 100 --temperature 0 "
+                              "--hyena-step fft 2>/dev/null)", dir);
+    cr_assert_eq(run_subq(cmd, again, sizeof again), 0, "%s", again);
+    cr_expect_str_eq(out, again, "the FFT tiles generate what the cached convolution does");
     snprintf(cmd, sizeof cmd, "(./subq generate --checkpoint %s/lm.h5 --prompt a --tokens 5 --seed 3 >/dev/null)",
              dir);
     cr_expect_eq(run_subq(cmd, out, sizeof out), 0, "%s", out);

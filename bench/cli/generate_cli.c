@@ -19,6 +19,7 @@ static CliOption generate_options[] = {
     {"tokens", 1, "new tokens (bytes) to generate", NULL},
     {"temperature", 1, "0: the most probable byte each time; else sample softmax(logits / T) (0.8)", NULL},
     {"seed", 1, "the sampler's seed (1337)", NULL},
+    {"hyena-step", 1, "Hyena mixers: cached (exact, O(t) per token) | fft (exact FFT tiles, O(log^2 t)) (cached)", NULL},
 };
 
 static void put_byte(int token, void *ctx)
@@ -67,14 +68,28 @@ int generate_cli(int argc, char **argv)
     }
     LmModel m;
     float *params;
-    /* FFF and MoE channels generate with hard routing and no gating noise, their inference mode. */
+    const char *step = cli_value(generate_options, COUNT(generate_options), "hyena-step");
+    if (step && strcmp(step, "cached") != 0 && strcmp(step, "fft") != 0) {
+        fprintf(stderr, "subq generate: --hyena-step must be cached or fft, got '%s'\n", step);
+        return 2;
+    }
     if (train_load_model(checkpoint, NULL, &m, &params, err, sizeof err) != 0) {
         fprintf(stderr, "subq generate: %s\n", err);
         return 2;
     }
-    if (m.cfg.channel == LM_CHANNEL_FFF || m.cfg.channel == LM_CHANNEL_MOE) {
+    if (step && m.cfg.mixer != LM_MIXER_HYENA) {
+        fprintf(stderr, "subq generate: --hyena-step applies to Hyena mixers; %s's mixer is not Hyena\n", checkpoint);
         lm_destroy(&m), core_free(params);
-        if (train_load_model(checkpoint, "channel.mode=infer", &m, &params, err, sizeof err) != 0) {
+        return 2;
+    }
+    /* FFF and MoE channels generate with hard routing and no gating noise, their inference mode. */
+    const int routed = m.cfg.channel == LM_CHANNEL_FFF || m.cfg.channel == LM_CHANNEL_MOE;
+    if (routed || step) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "%s%s%s%s", routed ? "channel.mode=infer" : "", routed && step ? "," : "",
+                 step ? "mixer.step=" : "", step ? step : "");
+        lm_destroy(&m), core_free(params);
+        if (train_load_model(checkpoint, extra, &m, &params, err, sizeof err) != 0) {
             fprintf(stderr, "subq generate: %s\n", err);
             return 2;
         }
