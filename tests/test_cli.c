@@ -58,6 +58,8 @@ Test(cli, mistakes_are_one_line_errors_with_exit_2)
     /* A shape the operator cannot take fails before the calibration sgemm spends its seconds. */
     cr_expect_eq(run_subq("./subq bench op --op fftconv --config l_max=64 --seq-len 128", out, sizeof out), 2);
     cr_expect(strstr(out, "exceeds l_max") != NULL && strstr(out, "calibration") == NULL, "%s", out);
+    cr_expect_eq(run_subq("./subq reproduce --points ffn", out, sizeof out), 2, "%s", out);
+    cr_expect(strstr(out, "--points needs --only peers") != NULL, "%s", out);
     cr_expect_eq(run_subq("./subq op run --op hyena --config w=inf --in x.h5 --out y.h5", out, sizeof out), 2);
     cr_expect(strstr(out, "finite number") != NULL, "%s", out);
 }

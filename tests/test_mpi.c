@@ -144,3 +144,27 @@ Test(mpi, a_killed_rank_ends_the_job_with_an_error_not_a_hang)
     snprintf(path, sizeof path, "%s/killed.h5", dir);
     cr_expect_neq(access(path, F_OK), 0, "no checkpoint from a job that did not finish");
 }
+
+/* --spread-timing: two timing experiments on two ranks, one each, both written once; each rank says it ran its
+ * own and warns that the two share this machine. */
+Test(mpi, spread_timing_runs_each_timing_experiment_on_one_rank)
+{
+    char cmd[1024], text[8192] = "";
+    snprintf(cmd, sizeof cmd,
+             "SUBQ_THREADS=1 SUBQ_PEER_PYTHON=/nonexistent " MPIRUN "2 ./subq reproduce --profile smoke --only "
+             "generation --results-dir %s --force --spread-timing 2>&1",
+             dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(text, 1, sizeof text - 1, p);
+    text[n] = '\0';
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
+    cr_expect(strstr(text, "[rank 0] == generation: wrote") != NULL, "rank 0 runs the only timing experiment:\n%s",
+              text);
+    cr_expect(strstr(text, "[rank 1] == generation") == NULL, "and rank 1 does not:\n%s", text);
+    cr_expect(strstr(text, "share this machine") != NULL, "%s", text);
+    char path[128];
+    snprintf(path, sizeof path, "%s/generation.h5", dir);
+    cr_expect_eq(access(path, F_OK), 0);
+}

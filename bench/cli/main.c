@@ -201,6 +201,8 @@ static int cmd_reproduce(int argc, char **argv, int threads)
         {"quiet", 0, "no progress lines", NULL},           {"results-dir", 1, "where results go (results)", NULL},
         {"seed", 1, "seed (0)", NULL},
         {"points", 1, "with --only peers: only these points (comma-separated run names)", NULL},
+        {"spread-timing", 0, "under MPI: the timing experiments one per rank at once (ranks on machines of their own)",
+         NULL},
     };
     if (cli_wants_help(argc, argv))
         return cli_help("subq reproduce [--profile smoke|default|paper] [--only EXPERIMENT] [--force] [--list]", opts,
@@ -227,6 +229,7 @@ static int cmd_reproduce(int argc, char **argv, int threads)
     const char *only = cli_value(opts, COUNT(opts), "only");
     if (only && !repro_find(only))
         return fail(EXIT_BAD_INPUT, "reproduce", "unknown experiment for --only (see `subq reproduce --list`)");
+    ctx.spread_timing = cli_value(opts, COUNT(opts), "spread-timing") != NULL;
     ctx.points = cli_value(opts, COUNT(opts), "points");
     if (ctx.points && (!only || strcmp(only, "peers") != 0 || !*ctx.points))
         return fail(EXIT_BAD_INPUT, "reproduce", "--points needs --only peers and at least one point name");

@@ -34,6 +34,7 @@ typedef struct ReproContext {
      * records the list as its root attribute "points" and never counts as a finished experiment. */
     const char *points;
     struct ExpShard *shard; /* under MPI: the sharded reproduction's plan and pass (exp_shard.h); else NULL */
+    int spread_timing;      /* under MPI: the timing experiments one per rank at once (--spread-timing), not all on rank 0 */
 } ReproContext;
 
 typedef struct Experiment {

@@ -181,8 +181,9 @@ static int run_sharded(ReproContext *ctx, const Experiment *all, int count, cons
         return -1;
     }
     *shard = (struct ExpShard){.pass = EXP_SHARD_COMPUTE, .rank = rank, .ranks = comm_world_size()};
-    repro_log(ctx, "sharded over %d ranks: each training experiment's runs spread by cost, merged by rank 0; then "
-                   "the timing experiments on rank 0 alone\n", shard->ranks);
+    repro_log(ctx, "sharded over %d ranks: each training experiment's runs spread by cost, merged by rank 0; then %s\n",
+              shard->ranks, ctx->spread_timing ? "the timing experiments one per rank, side by side (--spread-timing)"
+                                               : "the timing experiments on rank 0 alone (--spread-timing spreads them)");
     ctx->shard = shard;
     comm_solo(1); /* each unit trains whole on its rank (comm_wait_all still waits for the whole world) */
     int rc = 0;
@@ -207,7 +208,16 @@ static int run_sharded(ReproContext *ctx, const Experiment *all, int count, cons
         }
     ctx->shard = NULL;
     free(shard);
-    if (rc == 0 && rank == 0) {
+    if (rc == 0 && ctx->spread_timing) {
+        /* Asked for: each timing experiment whole on one rank, in turn, all at once, each with its rank's threads
+         * and calibration. Sound when every rank has a machine of its own. */
+        if (comm_local_size() > 1)
+            repro_log(ctx, "warning: %d ranks share this machine: the timing experiments running side by side "
+                           "slow each other down\n", comm_local_size());
+        for (int i = 0, k = 0; i < count && rc == 0; i++)
+            if (all[i].timing && selected(only, &all[i]) && k++ % comm_world_size() == rank)
+                rc = run_one(ctx, &all[i], force, err, errlen);
+    } else if (rc == 0 && rank == 0) {
         ctx->threads = timing_machine_threads();
         timing_set_threads(ctx->threads);
         rc = calibrate(ctx, err, errlen);
