@@ -8,6 +8,7 @@
 #include "gemm.h"
 #include "hyena_filter.h"
 #include "linear.h"
+#include "modal_fit.h"
 
 #define HYENA_MAX_SHORT_FILTER 64 /* bounds the per-channel tap gradients kept on the stack */
 
@@ -26,14 +27,16 @@ const ConfigField hyena_config_fields[] = {
     {"target", CONFIG_FLOAT, offsetof(HyenaConfig, target), "0.01", NULL, "modulation target (> 0)"},
     {"shift", CONFIG_FLOAT, offsetof(HyenaConfig, shift), "0", NULL, "added to the decay window"},
     {"modulate", CONFIG_INT, offsetof(HyenaConfig, modulate), "1", NULL, "1: exponential decay window, 0: none"},
-    {"step", CONFIG_ENUM, offsetof(HyenaConfig, step), "cached", "cached|fft",
-     "generation only: exact cached convolution O(t), or exact FFT tiles O(log^2 t) per token"},
+    {"step", CONFIG_ENUM, offsetof(HyenaConfig, step), "cached", "cached|fft|modal",
+     "generation only: exact cached convolution O(t), exact FFT tiles O(log^2 t), or distilled modes O(order)"},
+    {"modal_order", CONFIG_INT, offsetof(HyenaConfig, modal_order), "16", NULL,
+     "step=modal: real degrees of each filter's distilled recurrence"},
 };
 const int hyena_config_field_count = sizeof hyena_config_fields / sizeof hyena_config_fields[0];
 
 int hyena_validate(const HyenaConfig *cfg, char *err, size_t errlen)
 {
-    const char *why = NULL;
+    const char *why = cfg->modal_order < 1 || cfg->modal_order > 256 ? "modal_order must be in 1..256" : NULL;
     if (cfg->d_model < 1 || cfg->l_max < 1 || cfg->filter_order < 1)
         why = "need d_model, l_max and filter_order >= 1";
     else if (cfg->order < 2)
@@ -398,15 +401,61 @@ typedef struct HyenaStepState {
     float *history; /* cached: the gated inputs (o - 1, B, T, D); fft: (o - 1, B) online histories */
 } HyenaStepState;
 
+/* step=modal: per filter channel, modal_order modes of lambda and R (complex double: 8 floats a mode); per
+ * sequence and channel, the modes' states (complex double) and the previous input. */
+static size_t modal_filter_floats(const HyenaConfig *cfg)
+{
+    return 8 * (size_t)hyena_filter_channels(cfg) * cfg->modal_order;
+}
+
 static size_t filter_floats(const HyenaConfig *cfg, int T)
 {
-    return cfg->step == HYENA_STEP_FFT ? (size_t)(cfg->order - 1) * fftconv_online_spectra_floats(cfg->d_model, T)
-                                       : (size_t)T * hyena_filter_channels(cfg);
+    switch (cfg->step) {
+    case HYENA_STEP_FFT: return (size_t)(cfg->order - 1) * fftconv_online_spectra_floats(cfg->d_model, T);
+    case HYENA_STEP_MODAL: return modal_filter_floats(cfg);
+    default: return (size_t)T * hyena_filter_channels(cfg);
+    }
 }
 
 static size_t history_floats_per_conv(const HyenaConfig *cfg, int T)
 {
-    return cfg->step == HYENA_STEP_FFT ? fftconv_online_history_floats(cfg->d_model, T) : (size_t)T * cfg->d_model;
+    switch (cfg->step) {
+    case HYENA_STEP_FFT: return fftconv_online_history_floats(cfg->d_model, T);
+    case HYENA_STEP_MODAL: return ws_floats_for(4 * (size_t)cfg->d_model * cfg->modal_order + cfg->d_model);
+    default: return (size_t)T * cfg->d_model;
+    }
+}
+
+/* The modes of filter channel c in the state's filter block: lambda_re, lambda_im, r_re, r_im, each (C, order). */
+static ModalFilter modal_view(const HyenaConfig *cfg, float *filter, int c)
+{
+    double *base = (double *)(void *)filter;
+    const size_t plane = (size_t)hyena_filter_channels(cfg) * cfg->modal_order, at = (size_t)c * cfg->modal_order;
+    return (ModalFilter){cfg->modal_order, base + at, base + plane + at, base + 2 * plane + at, base + 3 * plane + at};
+}
+
+/* One long convolution of one sequence by the distilled modes: z_n = lambda_n z_n + x_prev, then
+ * v = h0 a + beta a + 2 Re sum_n R_n z_n, x_prev = a. */
+static void modal_conv_step(const HyenaConfig *cfg, const HyenaStepState *s, int j, float *hist, const float *beta,
+                            const float *a, float *v)
+{
+    const int D = cfg->d_model, M = cfg->modal_order;
+    double *z = (double *)(void *)hist; /* (D, M) re, then (D, M) im */
+    float *prev = hist + 4 * (size_t)D * M;
+    for (int d = 0; d < D; d++) {
+        const ModalFilter f = modal_view(cfg, s->filter, j * D + d);
+        double *zr = z + (size_t)d * M, *zi = z + (size_t)D * M + (size_t)d * M, acc = 0.0;
+        const double x_prev = prev[d];
+#pragma omp simd reduction(+ : acc)
+        for (int m = 0; m < M; m++) {
+            const double re = f.lambda_re[m] * zr[m] - f.lambda_im[m] * zi[m] + x_prev;
+            const double im = f.lambda_re[m] * zi[m] + f.lambda_im[m] * zr[m];
+            zr[m] = re, zi[m] = im;
+            acc += f.r_re[m] * re - f.r_im[m] * im;
+        }
+        v[d] = (float)(2.0 * acc) + (s->tap0[j * D + d] + beta[d]) * a[d];
+        prev[d] = a[d];
+    }
 }
 
 static HyenaStepState step_state(const HyenaConfig *cfg, float *state, int B, int T)
@@ -462,9 +511,14 @@ static void step_prepare(const HyenaConfig *cfg, const HyenaParams *p, const Hye
     const size_t mark = ws->used;
     HyenaFilterActs f = hyena_filter_acts(cfg, ws_take(ws, hyena_filter_act_floats(cfg, T)), T);
     hyena_filter_forward(cfg, p, &f, T);
-    if (cfg->step == HYENA_STEP_FFT) {
-        for (int c = 0; c < C; c++)
-            s->tap0[c] = f.h[(size_t)c * T];
+    for (int c = 0; c < C; c++)
+        s->tap0[c] = f.h[(size_t)c * T];
+    if (cfg->step == HYENA_STEP_MODAL) {
+        for (int c = 0; c < C; c++) {
+            ModalFilter m = modal_view(cfg, s->filter, c);
+            modal_fit(f.h + (size_t)c * T, T, cfg->modal_order, &m); /* a failed fit leaves zero modes */
+        }
+    } else if (cfg->step == HYENA_STEP_FFT) {
         for (int j = 0; j < cfg->order - 1; j++) {
             const size_t before = ws->used;
             fftconv_online_prepare(f.h + (size_t)j * D * T, (size_t)T, D, T,
@@ -484,6 +538,10 @@ static void step_long_conv(const HyenaConfig *cfg, const HyenaParams *p, const H
     const int D = cfg->d_model, C = hyena_filter_channels(cfg);
     float *hist = s->history + ((size_t)j * B + b) * history_floats_per_conv(cfg, T);
     const float *beta = p->filter_bias + (size_t)j * D;
+    if (cfg->step == HYENA_STEP_MODAL) {
+        modal_conv_step(cfg, s, j, hist, beta, a, v);
+        return;
+    }
     if (cfg->step == HYENA_STEP_FFT) {
         const size_t mark = ws->used;
         fftconv_online_step(s->filter + (size_t)j * fftconv_online_spectra_floats(D, T), s->tap0 + (size_t)j * D, 1,
@@ -527,7 +585,9 @@ void hyena_step(const HyenaConfig *cfg, const float *params, const float *x, flo
 double hyena_step_flops(const HyenaConfig *cfg, int B, int t, int T)
 {
     const int D = cfg->d_model, o = cfg->order, Dn = (o + 1) * D, K = cfg->short_filter_order;
-    const double conv = cfg->step == HYENA_STEP_FFT ? B * fftconv_online_step_flops(D, t, T) : fftconv_step_flops(B, D, t);
+    const double conv = cfg->step == HYENA_STEP_FFT     ? B * fftconv_online_step_flops(D, t, T)
+                        : cfg->step == HYENA_STEP_MODAL ? (double)B * D * (12.0 * cfg->modal_order + 4.0)
+                                                        : fftconv_step_flops(B, D, t);
     return gemm_linear_flops_forward(B, D, Dn, 1) + (double)B * Dn * 2.0 * K + (o - 1) * (D * 1.0 * B + conv) +
            (double)B * D + gemm_linear_flops_forward(B, D, D, 1);
 }

@@ -102,6 +102,9 @@ void hyena_step(const HyenaConfig *cfg, const float *params, const float *x, flo
 /* step=fft (HYENA_STEP_FFT): each long convolution by exact FFT tiles instead (fftconv_online_step, Oncescu et al.
  * 2024): O(log^2 T) per position and channel amortised, the state the filter's spectra at every tile size and
  * each sequence's inputs and pending outputs (C, T). */
+/* step=modal (HYENA_STEP_MODAL): each filter channel distilled at t = 0 into at most modal_order damped modes
+ * (ops/modal_fit.h, Laughing Hyena), generated as their recurrence: O(modal_order) per position and channel, an
+ * approximation of the forward whose error the fit's relative L2 error measures. */
 /* FLOPs of one step at position t of T (the filter, computed once at t = 0, not included). */
 double hyena_step_flops(const HyenaConfig *cfg, int B, int t, int T);
 

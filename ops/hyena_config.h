@@ -22,8 +22,9 @@ typedef struct HyenaConfig {
     float shift;            /* added to the exponential decay */
     int modulate;           /* 0: h = hf, no decay window */
     int step;               /* HyenaStep: how hyena_step generates (forward and backward do not read it) */
+    int modal_order;        /* step=modal: the real degrees of each filter's distilled recurrence */
 } HyenaConfig;
 
-typedef enum HyenaStep { HYENA_STEP_CACHED = 0, HYENA_STEP_FFT = 1 } HyenaStep;
+typedef enum HyenaStep { HYENA_STEP_CACHED = 0, HYENA_STEP_FFT = 1, HYENA_STEP_MODAL = 2 } HyenaStep;
 
 #endif

@@ -3,10 +3,12 @@
  * being causal, is its forward over the prefix 0..t): so every prefix length 1..L is checked. The operators that
  * do not generate say why. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "modal_fit.h"
 #include "testutil.h"
 
 typedef struct StepCase {
@@ -170,4 +172,54 @@ Test(step, the_language_model_steps_to_the_logits_of_its_forward)
         core_free(params), core_free(act), core_free(ws), core_free(state), core_free(step_ws), free(logits);
         lm_destroy(&m);
     }
+}
+
+/* The modal fit recovers a filter that is a sum of damped modes (two conjugate pairs and one real pole: five real
+ * degrees), and fits worse with fewer degrees. */
+Test(step, the_modal_fit_recovers_a_sum_of_damped_modes)
+{
+    enum { L = 600, ORDER = 8 };
+    float h[L];
+    const double lr[] = {0.95 * cos(0.3), 0.8 * cos(1.2), 0.9}, li[] = {0.95 * sin(0.3), 0.8 * sin(1.2), 0.0};
+    const double rr[] = {0.5, -0.3, 0.25}, ri[] = {0.2, 0.1, 0.0};
+    h[0] = 0.3f;
+    for (int l = 1; l < L; l++) {
+        double v = 0.0;
+        for (int m = 0; m < 3; m++) {
+            const double mag = hypot(lr[m], li[m]), th = atan2(li[m], lr[m]), p = pow(mag, l - 1);
+            v += 2.0 * (rr[m] * p * cos(th * (l - 1)) - ri[m] * p * sin(th * (l - 1)));
+        }
+        h[l] = (float)v;
+    }
+    double a[4][ORDER];
+    ModalFilter f = {0, a[0], a[1], a[2], a[3]};
+    const double exact = modal_fit(h, L, 5, &f);
+    cr_expect(exact >= 0 && exact < 1e-5, "five degrees fit five: relative error %.3g", exact);
+    cr_expect_eq(f.modes, 3, "two pairs and a real pole are three modes, got %d", f.modes);
+    float taps[L];
+    modal_taps(&f, h[0], L, taps);
+    cr_expect_float_eq(taps[0], h[0], 0.0f, "the first tap is kept exactly");
+    cr_expect_leq(max_scaled_diff(taps, h, L, 1e-3), 1e-4);
+    const double more = modal_fit(h, L, ORDER, &f), fewer = modal_fit(h, L, 2, &f);
+    cr_expect(more >= 0 && more < 1e-4, "more degrees than needed still fit: %.3g", more);
+    cr_expect_gt(fewer, 100 * exact, "two degrees cannot fit five: %.3g vs %.3g", fewer, exact);
+}
+
+/* Hyena generating from distilled filters approaches the exact step as the order grows. */
+Test(step, hyena_by_distilled_modes_approaches_the_exact_step_with_the_order)
+{
+    const int orders[] = {2, 8, 32};
+    double errors[3];
+    for (int k = 0; k < 3; k++) {
+        char config[128];
+        snprintf(config, sizeof config, "d_model=8,l_max=128,order=2,filter_order=16,step=modal,modal_order=%d",
+                 orders[k]);
+        OpFixture fx;
+        cr_assert_eq(fixture_setup(&fx, "hyena", config, 1, 128, 9, 0.1f), 0, "%s", config);
+        errors[k] = step_against_forward(&fx);
+        fixture_teardown(&fx);
+    }
+    cr_expect(errors[0] > errors[1] && errors[1] > errors[2], "errors by order 2, 8, 32: %.3g %.3g %.3g", errors[0],
+              errors[1], errors[2]);
+    cr_expect_lt(errors[2], 1e-2, "order 32: %.3g", errors[2]);
 }
