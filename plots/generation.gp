@@ -19,7 +19,9 @@ plot f("attention_kv_cache_b1") using "context":"tokens_per_s" with linespoints 
      f("hyena_cached_b1") using "context":"tokens_per_s" with linespoints lw 2 pt 5 lc 3 title "Hyena, exact cached conv", \
      f("hyena_cached_batched") using "context":"tokens_per_s" with linespoints lw 2 pt 5 lc 3 dt 2 notitle, \
      f("hyena_fft_b1") using "context":"tokens_per_s" with linespoints lw 2 pt 11 lc 4 title "Hyena, exact FFT tiles", \
-     f("hyena_fft_batched") using "context":"tokens_per_s" with linespoints lw 2 pt 11 lc 4 dt 2 notitle
+     f("hyena_fft_batched") using "context":"tokens_per_s" with linespoints lw 2 pt 11 lc 4 dt 2 notitle, \
+     f("hyena_modal_b1") using "context":"tokens_per_s" with linespoints lw 2 pt 13 lc 6 title "Hyena, distilled (order 16)", \
+     f("hyena_modal_batched") using "context":"tokens_per_s" with linespoints lw 2 pt 13 lc 6 dt 2 notitle
 set ylabel "state kept of the context (MiB)"
 set key top left
 plot f("attention_kv_cache_b1") using "context":"state_mib" with linespoints lw 2 pt 7 lc 1 title "attention", \
@@ -29,5 +31,7 @@ plot f("attention_kv_cache_b1") using "context":"state_mib" with linespoints lw 
      f("hyena_cached_b1") using "context":"state_mib" with linespoints lw 2 pt 5 lc 3 title "Hyena", \
      f("hyena_cached_batched") using "context":"state_mib" with linespoints lw 2 pt 5 lc 3 dt 2 notitle, \
      f("hyena_fft_b1") using "context":"state_mib" with linespoints lw 2 pt 11 lc 4 title "Hyena, FFT tiles", \
-     f("hyena_fft_batched") using "context":"state_mib" with linespoints lw 2 pt 11 lc 4 dt 2 notitle
+     f("hyena_fft_batched") using "context":"state_mib" with linespoints lw 2 pt 11 lc 4 dt 2 notitle, \
+     f("hyena_modal_b1") using "context":"state_mib" with linespoints lw 2 pt 13 lc 6 title "Hyena, distilled", \
+     f("hyena_modal_batched") using "context":"state_mib" with linespoints lw 2 pt 13 lc 6 dt 2 notitle
 unset multiplot

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "generate.h"
 #include "modal_fit.h"
 #include "testutil.h"
 
@@ -169,6 +170,14 @@ Test(step, the_language_model_steps_to_the_logits_of_its_forward)
             }
         }
         cr_expect_leq(worst, 1e-5, "%s: step vs forward logits %.3g", configs[i], worst);
+        /* The stepped loss (teacher forcing) is the forward's loss. */
+        for (int k = 0; k < B * T; k++)
+            targets[k] = k % 5 == 4 ? -1 : ids[(k + 1) % (B * T)];
+        const double forward = lm_forward_backward(&m, params, ids, targets, B, T, act, ws, NULL, 0, 0);
+        double stepped;
+        cr_assert_eq(gen_eval_loss(&m, params, ids, targets, B, T, &stepped, err, sizeof err), 0, "%s", err);
+        cr_expect(fabs(stepped - forward) <= 1e-5 * fabs(forward), "%s: stepped loss %.8f, forward %.8f", configs[i],
+                  stepped, forward);
         core_free(params), core_free(act), core_free(ws), core_free(state), core_free(step_ws), free(logits);
         lm_destroy(&m);
     }

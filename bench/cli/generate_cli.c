@@ -19,7 +19,10 @@ static CliOption generate_options[] = {
     {"tokens", 1, "new tokens (bytes) to generate", NULL},
     {"temperature", 1, "0: the most probable byte each time; else sample softmax(logits / T) (0.8)", NULL},
     {"seed", 1, "the sampler's seed (1337)", NULL},
-    {"hyena-step", 1, "Hyena mixers: cached (exact, O(t) per token) | fft (exact FFT tiles, O(log^2 t)) (cached)", NULL},
+    {"hyena-step", 1,
+     "Hyena mixers: cached (exact, O(t) per token) | fft (exact FFT tiles, O(log^2 t)) | modal (filters distilled "
+     "into 16-degree recurrences, O(1), approximate) (cached)",
+     NULL},
 };
 
 static void put_byte(int token, void *ctx)
@@ -69,8 +72,8 @@ int generate_cli(int argc, char **argv)
     LmModel m;
     float *params;
     const char *step = cli_value(generate_options, COUNT(generate_options), "hyena-step");
-    if (step && strcmp(step, "cached") != 0 && strcmp(step, "fft") != 0) {
-        fprintf(stderr, "subq generate: --hyena-step must be cached or fft, got '%s'\n", step);
+    if (step && strcmp(step, "cached") != 0 && strcmp(step, "fft") != 0 && strcmp(step, "modal") != 0) {
+        fprintf(stderr, "subq generate: --hyena-step must be cached, fft or modal, got '%s'\n", step);
         return 2;
     }
     if (train_load_model(checkpoint, NULL, &m, &params, err, sizeof err) != 0) {

@@ -1,6 +1,8 @@
 /* generation: the cost of generating one token against the context length (docs/DESIGN.md section 11), for each
  * sequence mixer's step at D=768 (smoke: 64): attention with its key/value cache, S4D's recurrence, and Hyena
- * (order 2) by the exact cached convolution and by exact FFT tiles; batch 1 and 16 (smoke: 4). The state's values
+ * (order 2) by the exact cached convolution, by exact FFT tiles, and by its filters distilled into 16-degree modal
+ * recurrences (an approximation; its error against the forward is its step_vs_forward_max_error); batch 1 and 16
+ * (smoke: 4). The state's values
  * do not change a step's work, so a point times single steps at chosen positions of a context of T tokens
  * instead of generating all of them, and reports the mean per token over generating T tokens from an empty
  * context: for the cached methods (work linear in t) the step at (T - 1) / 2, for S4D any step, for the FFT
@@ -9,7 +11,8 @@
  *
  * Each run <method>_b1 and <method>_batched (attribute batch): series context, ms_per_token_min and _median
  * (that mean, from the fastest and the median repetitions), ms_at_full_context_min (the step at t = T - 1),
- * tokens_per_s (B per mean step), state_mib (what the method keeps), flops_per_token (the mean); attribute
+ * tokens_per_s (B per mean step), state_mib (what the method keeps), flops_per_token (the mean); root
+ * throughput_modal_over_<attention|cached>_T<T>_b<B> (Laughing Hyena's comparisons); attribute
  * step_vs_forward_max_error: the worst error of every step against the forward's rows over a 96-token sequence
  * at a small width (the equality the generation relies on, checked where it is run). */
 #include <math.h>
@@ -38,7 +41,9 @@ static const GenMethod methods[] = {
     {"s4d_recurrence", "s4d", "d_model=%d", 0, GEN_COST_CONSTANT},
     {"hyena_cached", "hyena", "d_model=%d,order=2,l_max=%d", 0, GEN_COST_LINEAR},
     {"hyena_fft", "hyena", "d_model=%d,order=2,l_max=%d,step=fft", 0, GEN_COST_TILES},
+    {"hyena_modal", "hyena", "d_model=%d,order=2,l_max=%d,step=modal,modal_order=16", 0, GEN_COST_CONSTANT},
 };
+enum { METHOD_ATTENTION = 0, METHOD_HYENA_CACHED = 2, METHOD_HYENA_MODAL = 4, N_METHODS = 5 };
 
 typedef struct GenSizes {
     int d_model, n_heads, batches[2], contexts[GEN_MAX_POINTS], n_contexts;
@@ -222,11 +227,32 @@ static void series_write(Results *results, const char *run, const GenSeries *s)
     results_series(results, run, "flops_per_token", s->flops, s->n);
 }
 
+/* Laughing Hyena's throughput comparisons: the distilled Hyena's tokens/s over attention's and over the cached
+ * Hyena's, at every context and batch (root throughput_modal_over_<attention|cached>_T<T>_b<B>). */
+static void record_throughput_ratios(Results *results, const GenSizes *sz, GenSeries (*series)[2])
+{
+    static const struct {
+        int method;
+        const char *name;
+    } against[] = {{METHOD_ATTENTION, "attention"}, {METHOD_HYENA_CACHED, "cached"}};
+    for (size_t a = 0; a < 2; a++)
+        for (int bi = 0; bi < 2; bi++) {
+            const GenSeries *modal = &series[METHOD_HYENA_MODAL][bi], *other = &series[against[a].method][bi];
+            for (int i = 0; i < modal->n && i < other->n; i++) {
+                char name[96];
+                snprintf(name, sizeof name, "throughput_modal_over_%s_T%.0f_b%d", against[a].name, modal->context[i],
+                         sz->batches[bi]);
+                results_root_metric(results, name, modal->tokens_per_s[i] / other->tokens_per_s[i]);
+            }
+        }
+}
+
 int exp_generation(const ReproContext *ctx, Results *results, char *err, size_t errlen)
 {
     const GenSizes sz = gen_sizes(ctx->profile);
+    static GenSeries series[N_METHODS][2];
+    _Static_assert(sizeof methods / sizeof methods[0] == N_METHODS, "one series per method");
     results_root_metric(results, "d_model", sz.d_model);
-    results_root_str(results, "not_yet", "Hyena's exact sub-quadratic generation and filter distillation");
     for (size_t k = 0; k < sizeof methods / sizeof methods[0]; k++) {
         double worst;
         if (step_vs_forward(&methods[k], &worst, err, errlen) != 0)
@@ -235,12 +261,13 @@ int exp_generation(const ReproContext *ctx, Results *results, char *err, size_t 
         for (int bi = 0; bi < 2; bi++) {
             const int B = sz.batches[bi];
             char run[64], config[256];
-            GenSeries s = {0};
+            GenSeries *sp = &series[k][bi];
+            memset(sp, 0, sizeof *sp);
             snprintf(run, sizeof run, "%s_%s", methods[k].name, bi == 0 ? "b1" : "batched");
             snprintf(config, sizeof config, methods[k].config_fmt, sz.d_model,
                      methods[k].uses_heads ? sz.n_heads : sz.contexts[sz.n_contexts - 1]);
             for (int c = 0; c < sz.n_contexts; c++) {
-                int rc = time_point(ctx, &methods[k], &sz, B, sz.contexts[c], &s, err, errlen);
+                int rc = time_point(ctx, &methods[k], &sz, B, sz.contexts[c], sp, err, errlen);
                 if (rc < 0)
                     return -1;
             }
@@ -248,8 +275,9 @@ int exp_generation(const ReproContext *ctx, Results *results, char *err, size_t 
             results_metric_str(results, run, "method", methods[k].name);
             results_metric(results, run, "batch", B);
             results_metric(results, run, "step_vs_forward_max_error", worst);
-            series_write(results, run, &s);
+            series_write(results, run, sp);
         }
     }
+    record_throughput_ratios(results, &sz, series);
     return 0;
 }

@@ -14,6 +14,7 @@ int exp_lm_flops(const ReproContext *ctx, Results *results, char *err, size_t er
 int exp_lm_sotu(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_peers(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_generation(const ReproContext *ctx, Results *results, char *err, size_t errlen);
+int exp_hyena_distill(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 /* CIFAR-10 (exp_cifar*.c, exp_scifar.c; shared: exp_cifar.h). */
 int exp_cifar_fff(const ReproContext *ctx, Results *results, char *err, size_t errlen);
 int exp_cifar_vit(const ReproContext *ctx, Results *results, char *err, size_t errlen);

@@ -31,6 +31,8 @@ static const Experiment experiments[] = {
     {"peers", "the same operators and shapes timed with PyTorch (optional; `make peers`)", exp_peers, 1},
     {"generation", "time and state per generated token against the context: attention's KV cache, S4D, Hyena",
      exp_generation, 1},
+    {"hyena_distill", "Hyena's filters distilled into modal recurrences: filter error and LM loss against the order",
+     exp_hyena_distill, 0},
     {"cifar_fff", "flattened CIFAR-10: FF vs FFF vs MoE at equal training width, memorisation and generalisation",
      exp_cifar_fff, 0},
     {"cifar_vit", "small ViT on CIFAR-10 (patch 4): attention vs hyena mixers, ffn vs fff channels", exp_cifar_vit, 0},

@@ -175,7 +175,7 @@ int compare_results(const char *const *base_paths, int n_base, const char *const
 static int is_timing_metric(const char *name)
 {
     static const char *const clocky[] = {"_ms", "ms_", "seconds", "time", "tokens_per_s", "gflops", "calibration",
-                                         "speedup", "reps", "rss", "torch", "load_average", "ratio_"};
+                                         "speedup", "reps", "rss", "torch", "load_average", "ratio_", "throughput"};
     for (size_t i = 0; i < sizeof clocky / sizeof clocky[0]; i++)
         if (strstr(name, clocky[i]))
             return 1;

@@ -119,6 +119,7 @@ static void write_figures(FILE *out, const char *results_dir)
     static const char *const figures[][2] = {
         {"ops_scaling", "runtime vs sequence length"},
         {"generation", "generation: tokens/s and state vs context"},
+        {"hyena_distill", "Hyena's filters distilled: filter error and loss vs order"},
         {"channel_speed", "channel mixers: speedup over the dense ffn"},
         {"peers", "subq vs PyTorch"},
         {"lm_shakespeare", "tiny Shakespeare validation loss"},

@@ -121,3 +121,48 @@ int gen_run(const LmModel *m, const float *params, const int *prompt, int n_prom
     buffers_free(&b);
     return rc;
 }
+
+int gen_eval_loss(const LmModel *m, const float *params, const int *ids, const int *targets, int B, int T,
+                  double *loss, char *err, size_t errlen)
+{
+    if (lm_can_generate(m, err, errlen) != 0)
+        return -1;
+    const int V = m->cfg.vocab;
+    const size_t state_n = lm_state_floats(m, B, T);
+    float *state = core_alloc_floats(state_n + 1), *ws = core_alloc_floats(lm_step_workspace_floats(m, B, T));
+    float *logits = core_alloc_floats((size_t)B * V);
+    int *now = malloc(sizeof(int) * (size_t)B);
+    if (!state || !ws || !logits || !now) {
+        snprintf(err, errlen, "out of memory for the stepped evaluation (%zu floats of state)", state_n);
+        core_free(state), core_free(ws), core_free(logits), free(now);
+        return -1;
+    }
+    memset(state, 0, (state_n + 1) * sizeof(float));
+    double sum = 0.0;
+    long count = 0;
+    for (int t = 0; t < T; t++) {
+        for (int b = 0; b < B; b++)
+            now[b] = ids[(size_t)b * T + t];
+        lm_step(m, params, now, t, B, T, state, ws, logits);
+        for (int b = 0; b < B; b++) {
+            const int target = targets[(size_t)b * T + t];
+            if (target < 0)
+                continue;
+            const float *row = logits + (size_t)b * V;
+            double top = row[0], z = 0.0;
+            for (int v = 1; v < V; v++)
+                top = row[v] > top ? row[v] : top;
+            for (int v = 0; v < V; v++)
+                z += exp((double)row[v] - top);
+            sum += top + log(z) - row[target];
+            count++;
+        }
+    }
+    core_free(state), core_free(ws), core_free(logits), free(now);
+    *loss = count ? sum / (double)count : 0.0;
+    if (!isfinite(*loss)) {
+        snprintf(err, errlen, "the stepped evaluation's loss is not finite");
+        return -1;
+    }
+    return 0;
+}

@@ -30,6 +30,12 @@ typedef struct GenResult {
 int gen_run(const LmModel *m, const float *params, const int *prompt, int n_prompt, const GenConfig *cfg, int *out,
             void (*emit)(int token, void *ctx), void *emit_ctx, GenResult *res, char *err, size_t errlen);
 
+/* The mean cross-entropy (nats per token) of B sequences ids (B, T) against targets (< 0 ignored), stepping one
+ * position at a time (teacher forcing): the forward's loss when every step equals the forward, and the
+ * generating model's own loss when it does not (a distilled mixer). T <= context. -1 with a one-line message. */
+int gen_eval_loss(const LmModel *m, const float *params, const int *ids, const int *targets, int B, int T,
+                  double *loss, char *err, size_t errlen);
+
 /* The token chosen from logits (V) at a temperature (see GenConfig), u uniform in [0, 1) for sampling; -1 if
  * the logits are not finite. */
 int gen_pick(const float *logits, int V, double temperature, double u);
