@@ -667,26 +667,25 @@ size_t s4d_state_floats(const S4dConfig *cfg, int B, int T)
 size_t s4d_step_workspace_floats(const S4dConfig *cfg, int B, int T)
 {
     (void)T;
-    return ws_floats_for((size_t)B * cfg->d_model) + ws_floats_for(2 * (size_t)B * cfg->d_model);
+    return ws_floats_for((size_t)B * cfg->d_model) + ws_floats_for(2 * (size_t)B * cfg->d_model) +
+           ws_floats_for(2 * 10 * (size_t)(cfg->d_state / 2)); /* step_coefficients' ten mode arrays, at t = 0 */
 }
 
-/* The per-mode coefficients of the recurrence, as channel_modes computes them for the kernel. */
-static void step_coefficients(const S4dConfig *cfg, const S4dParams *p, double *er, double *ei, double *cr,
-                              double *ci)
+/* The per-mode coefficients of the recurrence, exp(dtA) and C', from channel_modes: the kernel's own values. */
+static void step_coefficients(const S4dConfig *cfg, const S4dParams *p, double *scratch, double *er, double *ei,
+                              double *cr, double *ci)
 {
     const int H = cfg->d_model, M = cfg->d_state / 2;
+    double *const arrays[10] = {scratch,         scratch + M,     scratch + 2 * M, scratch + 3 * M, scratch + 4 * M,
+                                scratch + 5 * M, scratch + 6 * M, scratch + 7 * M, scratch + 8 * M, scratch + 9 * M};
+    KernelTables t = {.M = M, .Mp = M, .A_re = arrays[0], .A_im = arrays[1], .inv_re = arrays[2], .inv_im = arrays[3],
+                      .zr = arrays[4], .zi = arrays[5], .er = arrays[6], .ei = arrays[7], .wr = arrays[8],
+                      .wi = arrays[9]};
     for (int h = 0; h < H; h++) {
-        const double dt = exp((double)p->log_dt[h]);
-        for (int n = 0; n < M; n++) {
-            const size_t k = (size_t)h * M + n;
-            const double re = -exp((double)p->log_A_real[k]), im = p->A_imag[k], den = re * re + im * im;
-            const double mag = exp(dt * re), wr = mag * cos(dt * im), wi = mag * sin(dt * im);
-            const double c_r = p->C[2 * k], c_i = p->C[2 * k + 1], dr = wr - 1.0, di = wi;
-            const double nr = c_r * dr - c_i * di, ni = c_r * di + c_i * dr; /* C (e - 1), then / A */
-            er[k] = wr, ei[k] = wi;
-            cr[k] = (nr * re + ni * im) / den;
-            ci[k] = (ni * re - nr * im) / den;
-        }
+        const size_t k = (size_t)h * M;
+        channel_modes(p, &t, h, exp((double)p->log_dt[h]));
+        memcpy(er + k, t.er, sizeof(double) * (size_t)M), memcpy(ei + k, t.ei, sizeof(double) * (size_t)M);
+        memcpy(cr + k, t.wr, sizeof(double) * (size_t)M), memcpy(ci + k, t.wi, sizeof(double) * (size_t)M);
     }
 }
 
@@ -700,7 +699,9 @@ void s4d_step(const S4dConfig *cfg, const float *params, const float *x, float *
     double *er = (double *)(void *)state, *ei = er + HM, *cr = ei + HM, *ci = cr + HM;
     double *sr = ci + HM, *si = sr + (size_t)B * HM;
     if (t == 0) {
-        step_coefficients(cfg, &p, er, ei, cr, ci);
+        const size_t mark = ws->used;
+        step_coefficients(cfg, &p, (double *)(void *)ws_take(ws, 2 * 10 * (size_t)M), er, ei, cr, ci);
+        ws->used = mark;
         memset(sr, 0, 2 * (size_t)B * HM * sizeof(double));
     }
     float *g = ws_take(ws, (size_t)B * H), *z = ws_take(ws, 2 * (size_t)B * H);
