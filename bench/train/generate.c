@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "softmax_ce.h"
 #include "timing.h"
 
 int gen_pick(const float *logits, int V, double temperature, double u)
@@ -144,19 +145,13 @@ int gen_eval_loss(const LmModel *m, const float *params, const int *ids, const i
         for (int b = 0; b < B; b++)
             now[b] = ids[(size_t)b * T + t];
         lm_step(m, params, now, t, B, T, state, ws, logits);
+        int counted = 0;
         for (int b = 0; b < B; b++) {
-            const int target = targets[(size_t)b * T + t];
-            if (target < 0)
-                continue;
-            const float *row = logits + (size_t)b * V;
-            double top = row[0], z = 0.0;
-            for (int v = 1; v < V; v++)
-                top = row[v] > top ? row[v] : top;
-            for (int v = 0; v < V; v++)
-                z += exp((double)row[v] - top);
-            sum += top + log(z) - row[target];
-            count++;
+            now[b] = targets[(size_t)b * T + t]; /* this position's targets, after the step took its ids */
+            counted += now[b] >= 0;
         }
+        sum += softmax_ce_loss(logits, now, B, V, NULL) * counted; /* the mean over the counted rows */
+        count += counted;
     }
     core_free(state), core_free(ws), core_free(logits), free(now);
     *loss = count ? sum / (double)count : 0.0;
