@@ -540,6 +540,40 @@ OpFlops lm_flops(const LmModel *m, int B, int T)
 
 const float *lm_logits(const LmModel *m, const float *act, int B, int T) { return act + act_layout(m, B, T).logits; }
 
+/* config ("k=v,...") with every item whose key extra sets removed, then extra appended: extra's values win. */
+static void config_override(char *config, size_t len, const char *extra)
+{
+    char kept[4 * LM_CONFIG_LEN + 256] = "", item[512];
+    for (const char *p = config; *p;) {
+        const char *end = strchr(p, ',');
+        const size_t n = end ? (size_t)(end - p) : strlen(p);
+        snprintf(item, sizeof item, "%.*s", (int)n, p);
+        const char *eq = strchr(item, '=');
+        const size_t key = eq ? (size_t)(eq - item) : strlen(item);
+        int overridden = 0;
+        for (const char *q = extra; *q && !overridden;) {
+            const char *qe = strchr(q, ','), *qeq = strchr(q, '=');
+            const size_t qn = qe ? (size_t)(qe - q) : strlen(q);
+            const size_t qkey = qeq && (size_t)(qeq - q) < qn ? (size_t)(qeq - q) : qn;
+            overridden = qkey == key && strncmp(q, item, key) == 0;
+            q += qn + (qe != NULL);
+        }
+        if (!overridden && n > 0)
+            snprintf(kept + strlen(kept), sizeof kept - strlen(kept), "%s%s", kept[0] ? "," : "", item);
+        p += n + (end != NULL);
+    }
+    snprintf(config, len, "%s%s%s", kept, kept[0] ? "," : "", extra);
+}
+
+int lm_create_overriding(LmModel *m, const char *config, const char *overrides, char *err, size_t errlen)
+{
+    char text[4 * LM_CONFIG_LEN + 256];
+    snprintf(text, sizeof text, "%s", config);
+    if (overrides && *overrides)
+        config_override(text, sizeof text, overrides);
+    return lm_create(m, text, err, errlen);
+}
+
 static long params_with_hidden(const char *config, int hidden, char *err, size_t errlen)
 {
     char text[4 * LM_CONFIG_LEN];

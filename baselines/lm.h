@@ -59,6 +59,9 @@ typedef struct LmModel {
 
 /* Parses the config string and builds the model description (no parameter memory). -1 with a message. */
 int lm_create(LmModel *m, const char *config, char *err, size_t errlen);
+/* lm_create with the keys of overrides ("k=v,..." or NULL) set to its values: config's items of those keys are
+ * dropped first (lm_create refuses a key given twice). */
+int lm_create_overriding(LmModel *m, const char *config, const char *overrides, char *err, size_t errlen);
 void lm_destroy(LmModel *m);
 int lm_config_string(const LmModel *m, char *out, size_t outlen);
 

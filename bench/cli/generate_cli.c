@@ -76,7 +76,7 @@ int generate_cli(int argc, char **argv)
         fprintf(stderr, "subq generate: --hyena-step must be cached, fft or modal, got '%s'\n", step);
         return 2;
     }
-    if (train_load_model(checkpoint, NULL, &m, &params, err, sizeof err) != 0) {
+    if (train_load_model(checkpoint, &m, &params, err, sizeof err) != 0) {
         fprintf(stderr, "subq generate: %s\n", err);
         return 2;
     }
@@ -85,17 +85,26 @@ int generate_cli(int argc, char **argv)
         lm_destroy(&m), core_free(params);
         return 2;
     }
-    /* FFF and MoE channels generate with hard routing and no gating noise, their inference mode. */
+    /* FFF and MoE channels generate with hard routing and no gating noise, their inference mode. Neither that
+     * nor the Hyena step changes the parameters: the model is rebuilt on the loaded ones. */
     const int routed = m.cfg.channel == LM_CHANNEL_FFF || m.cfg.channel == LM_CHANNEL_MOE;
     if (routed || step) {
-        char extra[128];
+        char extra[128], config[4 * LM_CONFIG_LEN];
         snprintf(extra, sizeof extra, "%s%s%s%s", routed ? "channel.mode=infer" : "", routed && step ? "," : "",
                  step ? "mixer.step=" : "", step ? step : "");
-        lm_destroy(&m), core_free(params);
-        if (train_load_model(checkpoint, extra, &m, &params, err, sizeof err) != 0) {
+        LmModel generating;
+        snprintf(err, sizeof err, "%s: the model's config does not fit %zu bytes", checkpoint, sizeof config);
+        int rc = lm_config_string(&m, config, sizeof config) == 0 &&
+                         lm_create_overriding(&generating, config, extra, err, sizeof err) == 0
+                     ? 0
+                     : -1;
+        lm_destroy(&m);
+        if (rc != 0) {
             fprintf(stderr, "subq generate: %s\n", err);
+            core_free(params);
             return 2;
         }
+        m = generating;
     }
     const int n_prompt = (int)strlen(prompt);
     int *ids = malloc(sizeof(int) * (size_t)n_prompt), *out = malloc(sizeof(int) * (size_t)g.tokens), rc = 0;

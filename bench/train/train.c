@@ -507,34 +507,9 @@ int train_load_checkpoint(const LmModel *m, TrainState *s, uint64_t seed, long s
     return rc;
 }
 
-/* config ("k=v,...") with every item whose key extra sets removed, then extra appended: extra's values win. */
-static void config_override(char *config, size_t len, const char *extra)
+int train_load_model(const char *path, LmModel *m, float **params, char *err, size_t errlen)
 {
-    char kept[4 * LM_CONFIG_LEN + 256] = "", item[512];
-    for (const char *p = config; *p;) {
-        const char *end = strchr(p, ',');
-        const size_t n = end ? (size_t)(end - p) : strlen(p);
-        snprintf(item, sizeof item, "%.*s", (int)n, p);
-        const char *eq = strchr(item, '=');
-        const size_t key = eq ? (size_t)(eq - item) : strlen(item);
-        int overridden = 0;
-        for (const char *q = extra; *q && !overridden;) {
-            const char *qe = strchr(q, ','), *qeq = strchr(q, '=');
-            const size_t qn = qe ? (size_t)(qe - q) : strlen(q);
-            const size_t qkey = qeq && (size_t)(qeq - q) < qn ? (size_t)(qeq - q) : qn;
-            overridden = qkey == key && strncmp(q, item, key) == 0;
-            q += qn + (qe != NULL);
-        }
-        if (!overridden && n > 0)
-            snprintf(kept + strlen(kept), sizeof kept - strlen(kept), "%s%s", kept[0] ? "," : "", item);
-        p += n + (end != NULL);
-    }
-    snprintf(config, len, "%s%s%s", kept, kept[0] ? "," : "", extra);
-}
-
-int train_load_model(const char *path, const char *extra, LmModel *m, float **params, char *err, size_t errlen)
-{
-    char config[4 * LM_CONFIG_LEN + 256];
+    char config[4 * LM_CONFIG_LEN];
     *params = NULL;
     H5File *f = h5io_open_read(path, err, errlen);
     if (!f)
@@ -544,8 +519,6 @@ int train_load_model(const char *path, const char *extra, LmModel *m, float **pa
         h5io_close(f);
         return -1;
     }
-    if (extra && *extra)
-        config_override(config, sizeof config, extra);
     if (lm_create(m, config, err, errlen) != 0) {
         h5io_close(f);
         return -1;

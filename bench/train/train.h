@@ -119,10 +119,8 @@ int train_save_checkpoint(const LmModel *m, const TrainState *s, uint64_t seed, 
  * every value finite; -1 with a one-line message naming what is wrong. */
 int train_load_checkpoint(const LmModel *m, TrainState *s, uint64_t seed, long steps, const char *path, char *err,
                           size_t errlen);
-/* The model a checkpoint holds, for inference: its config (with the keys of `extra`, "k=v,..." or NULL, set to
- * extra's values) built into *m
- * and its parameters into *params (core_alloc_floats; the caller frees both), every value finite. -1 with a
- * one-line message. */
-int train_load_model(const char *path, const char *extra, LmModel *m, float **params, char *err, size_t errlen);
+/* The model a checkpoint holds, for inference: its config built into *m and its parameters into *params
+ * (core_alloc_floats; the caller frees both), every value finite. -1 with a one-line message. */
+int train_load_model(const char *path, LmModel *m, float **params, char *err, size_t errlen);
 
 #endif
