@@ -125,11 +125,9 @@ static int eval_fff_inference(const ReproContext *ctx, Results *results, const c
                               const TrainData *data, const TrainConfig *tc, const float *params, char *err,
                               size_t errlen)
 {
-    char text[4096];
-    snprintf(text, sizeof text, "%s,channel.mode=infer", config);
     LmModel hard;
     double val;
-    if (lm_create(&hard, text, err, errlen) != 0)
+    if (lm_create_overriding(&hard, config, "channel.mode=infer", err, errlen) != 0)
         return -1;
     int rc = train_evaluate(&hard, tc, data, params, &val, err, errlen);
     if (rc == 0) {
