@@ -65,12 +65,13 @@ static int filter_errors(const LmModel *m, const float *params, int d, double *m
     return rc;
 }
 
-/* The exact and the stepped losses of a model on the validation batches, and every order's. */
+/* The exact and the stepped losses of a model on the validation batches, and every order's. The stepped
+ * evaluations take all batches' sequences at once, so each order's filters are fitted once. */
 static int evaluate(const LmModel *m, const char *config, const float *params, TrainData *data, const TrainConfig *tc,
                     double *v, char *err, size_t errlen)
 {
-    const int B = tc->batch, T = tc->context;
-    int *ids = malloc(sizeof(int) * (size_t)B * T), *targets = malloc(sizeof(int) * (size_t)B * T), rc = 0;
+    const int B = tc->batch, T = tc->context, rows = EVAL_BATCHES * B;
+    int *ids = malloc(sizeof(int) * (size_t)rows * T), *targets = malloc(sizeof(int) * (size_t)rows * T), rc = 0;
     float *act = core_alloc_floats(lm_act_floats(m, B, T)), *ws = core_alloc_floats(lm_workspace_floats(m, B, T));
     if (!ids || !targets || !act || !ws) {
         snprintf(err, errlen, "out of memory for the evaluation");
@@ -78,23 +79,21 @@ static int evaluate(const LmModel *m, const char *config, const float *params, T
     }
     memset(v, 0, sizeof(double) * DISTILL_VALUES);
     for (int i = 0; rc == 0 && i < EVAL_BATCHES; i++) {
-        double loss;
-        rc = data->batch(data->ctx, 1, (uint64_t)i, ids, targets, B, T, err, errlen);
+        int *batch_ids = ids + (size_t)i * B * T, *batch_targets = targets + (size_t)i * B * T;
+        rc = data->batch(data->ctx, 1, (uint64_t)i, batch_ids, batch_targets, B, T, err, errlen);
+        if (rc == 0)
+            v[0] += lm_forward_backward(m, params, batch_ids, batch_targets, B, T, act, ws, NULL, 0, 0) / EVAL_BATCHES;
+    }
+    if (rc == 0)
+        rc = gen_eval_loss(m, params, ids, targets, rows, T, &v[1], err, errlen);
+    for (int k = 0; rc == 0 && k < N_ORDERS; k++) {
+        char overrides[96];
+        LmModel distilled;
+        snprintf(overrides, sizeof overrides, "mixer.step=modal,mixer.modal_order=%d", distill_orders[k]);
+        rc = lm_create_overriding(&distilled, config, overrides, err, errlen);
         if (rc == 0) {
-            v[0] += lm_forward_backward(m, params, ids, targets, B, T, act, ws, NULL, 0, 0) / EVAL_BATCHES;
-            rc = gen_eval_loss(m, params, ids, targets, B, T, &loss, err, errlen);
-            v[1] += loss / EVAL_BATCHES;
-        }
-        for (int k = 0; rc == 0 && k < N_ORDERS; k++) {
-            char text[2048];
-            LmModel distilled;
-            snprintf(text, sizeof text, "%s,mixer.step=modal,mixer.modal_order=%d", config, distill_orders[k]);
-            rc = lm_create(&distilled, text, err, errlen);
-            if (rc == 0) {
-                rc = gen_eval_loss(&distilled, params, ids, targets, B, T, &loss, err, errlen);
-                v[2 + 3 * k] += loss / EVAL_BATCHES;
-                lm_destroy(&distilled);
-            }
+            rc = gen_eval_loss(&distilled, params, ids, targets, rows, T, &v[2 + 3 * k], err, errlen);
+            lm_destroy(&distilled);
         }
     }
     for (int k = 0; rc == 0 && k < N_ORDERS; k++)
