@@ -448,11 +448,15 @@ size_t fftconv_online_spectra_floats(int C, int T)
 
 size_t fftconv_online_history_floats(int C, int T) { return 2 * (size_t)C * T; }
 
-/* Per thread: the 2b-point block and its spectrum, at the largest tile. */
+/* The largest tile's inputs. */
+static int online_largest_tile(int T) { return T > 1 ? 1 << (online_levels(T) - 1) : 1; }
+
+/* Per thread: the 2b-point block, then its spectrum, at the largest tile. */
+static size_t online_block_floats(int T) { return ws_floats_for(2 * (size_t)online_largest_tile(T)); }
+
 static size_t online_thread_floats(int T)
 {
-    const int b = T > 1 ? 1 << (online_levels(T) - 1) : 1;
-    return ws_floats_for(2 * (size_t)b) + ws_floats_for(online_spectrum_floats(b));
+    return online_block_floats(T) + ws_floats_for(online_spectrum_floats(online_largest_tile(T)));
 }
 
 size_t fftconv_online_workspace_floats(int T) { return (size_t)omp_get_max_threads() * online_thread_floats(T); }
@@ -503,7 +507,7 @@ void fftconv_online_step(const float *spectra, const float *k, size_t k_stride, 
 #pragma omp parallel if ((size_t)C * n > 16384)
     {
         float *buf = base + (size_t)omp_get_thread_num() * online_thread_floats(T);
-        float *spec = buf + ws_floats_for(2 * (size_t)(T > 1 ? 1 << (online_levels(T) - 1) : 1));
+        float *spec = buf + online_block_floats(T);
 #pragma omp for schedule(static)
         for (int c = 0; c < C; c++) {
             memcpy(buf, in + (size_t)c * T + first, (size_t)b * sizeof(float));
