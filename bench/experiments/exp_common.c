@@ -148,17 +148,21 @@ void repro_log(const ReproContext *ctx, const char *fmt, ...)
     fflush(stdout);
 }
 
+const char *exp_list_next(const char *list, char *item, size_t len)
+{
+    const char *end = strchr(list, ',');
+    const size_t n = end ? (size_t)(end - list) : strlen(list);
+    snprintf(item, len, "%.*s", (int)n, list);
+    return list + n + (end != NULL);
+}
+
 int exp_point_selected(const ReproContext *ctx, const char *point)
 {
-    if (!ctx->points)
-        return 1;
-    const size_t n = strlen(point);
-    for (const char *s = ctx->points; *s;) {
-        const char *end = strchr(s, ',');
-        const size_t len = end ? (size_t)(end - s) : strlen(s);
-        if (len == n && strncmp(s, point, n) == 0)
+    char item[128];
+    for (const char *s = ctx->points; s && *s;) {
+        s = exp_list_next(s, item, sizeof item);
+        if (strcmp(item, point) == 0)
             return 1;
-        s += len + (end != NULL);
     }
-    return 0;
+    return !ctx->points;
 }

@@ -50,6 +50,9 @@ typedef struct Experiment {
 void repro_log(const ReproContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 
+/* The next item of a comma-separated list into item (truncated to len); returns where the list goes on (at its
+ * terminating '\0' after the last item). */
+const char *exp_list_next(const char *list, char *item, size_t len);
 /* 1 if ctx->points is NULL or names the point (a comma-separated list of whole names). */
 int exp_point_selected(const ReproContext *ctx, const char *point);
 

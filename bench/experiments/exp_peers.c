@@ -396,10 +396,8 @@ static int check_points(const ReproContext *ctx, const PeerPoint *pts, int n, ch
 {
     const int n_extra = ctx->profile == PROFILE_PAPER ? (int)(sizeof paper_extra_points / sizeof paper_extra_points[0]) : 0;
     for (const char *s = ctx->points; s && *s;) {
-        const char *end = strchr(s, ',');
-        const int len = end ? (int)(end - s) : (int)strlen(s);
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", len, s);
+        char name[128];
+        s = exp_list_next(s, name, sizeof name);
         int known = strcmp(name, "hyena_vs_sdpa") == 0;
         for (int i = 0; i < n + n_extra && !known; i++)
             known = strcmp(name, i < n ? pts[i].run : paper_extra_points[i - n].run) == 0;
@@ -409,7 +407,6 @@ static int check_points(const ReproContext *ctx, const PeerPoint *pts, int n, ch
             snprintf(err, errlen, "--points: '%s' is not a peers point of the %s profile", name, ctx->profile_name);
             return -1;
         }
-        s += len + (end != NULL);
     }
     return 0;
 }
