@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
 #include "exp_lm.h"
 #include "exp_shard.h"
 #include "generate.h"
@@ -141,13 +140,8 @@ int exp_hyena_distill(const ReproContext *ctx, Results *results, char *err, size
     const char *config = distill_shape(ctx->profile);
     tc.context = ctx->profile == PROFILE_SMOKE ? 64 : 256;
     tc.steps = tc.decay_steps = ctx->profile == PROFILE_SMOKE ? 30 : 500;
-    char msg[512];
-    if (data_fetch("tinyshakespeare", DATA_CACHE_DIR, NULL, ctx->quiet ? NULL : stdout, msg, sizeof msg) != 0) {
-        snprintf(err, errlen, "tinyshakespeare: %s", msg);
-        return -1;
-    }
     TextDataset ds;
-    if (data_load_text("tinyshakespeare", DATA_CACHE_DIR, &ds, err, errlen) != 0)
+    if (exp_lm_load_corpus(ctx, "tinyshakespeare", &ds, err, errlen) != 0)
         return -1;
     const int n_seeds = exp_seed_count(ctx);
     double v[EXP_MAX_SEEDS][DISTILL_VALUES];

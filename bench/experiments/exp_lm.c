@@ -278,17 +278,22 @@ static void record_hyena_vs_gpt(Results *results, const LmOutcome *gpt, const Lm
     results_root_str(results, "hyena_over_gpt_flops_to_target_why", why);
 }
 
-int exp_lm_run_corpus(const ReproContext *ctx, Results *results, const char *dataset, const char *shape,
-                      const LmRun *runs, int n_runs, const TrainConfig *tc, double target_loss, char *err,
-                      size_t errlen)
+int exp_lm_load_corpus(const ReproContext *ctx, const char *dataset, TextDataset *ds, char *err, size_t errlen)
 {
     char msg[512];
     if (data_fetch(dataset, DATA_CACHE_DIR, NULL, ctx->quiet ? NULL : stdout, msg, sizeof msg) != 0) {
         snprintf(err, errlen, "%s: %s", dataset, msg);
         return -1;
     }
+    return data_load_text(dataset, DATA_CACHE_DIR, ds, err, errlen);
+}
+
+int exp_lm_run_corpus(const ReproContext *ctx, Results *results, const char *dataset, const char *shape,
+                      const LmRun *runs, int n_runs, const TrainConfig *tc, double target_loss, char *err,
+                      size_t errlen)
+{
     TextDataset ds;
-    if (data_load_text(dataset, DATA_CACHE_DIR, &ds, err, errlen) != 0)
+    if (exp_lm_load_corpus(ctx, dataset, &ds, err, errlen) != 0)
         return -1;
     ds.seed = exp_seed(ctx, 7, 0);
     results_root_str(results, "data_source", ds.source);

@@ -24,6 +24,7 @@
 #define SUBQ_EXP_LM_H
 
 #include "experiments.h"
+#include "text.h"
 #include "train.h"
 
 typedef struct LmRun {
@@ -37,6 +38,9 @@ extern const LmRun exp_lm_runs[EXP_LM_RUNS];
 
 /* nanoGPT's CPU recipe, with the profile's evaluation cadence (smoke: 30 steps). */
 TrainConfig exp_lm_train_config(ReproProfile p);
+
+/* Fetches (cache, mirror or source, checksums verified) and loads a text corpus; -1 with a one-line message. */
+int exp_lm_load_corpus(const ReproContext *ctx, const char *dataset, TextDataset *ds, char *err, size_t errlen);
 
 /* Trains the runs on one corpus; target_loss (NAN: none) is the validation loss whose first crossing is
  * recorded as train_flops_to_target. The gpt, hyena and gpt_gpu runs train over exp_seed_count seeds, the others
