@@ -49,21 +49,43 @@ void report_scaling_section(FILE *out, const char *results_dir)
     h5io_close(f);
 }
 
-/* One run's series value at the given context, or NaN. */
-static double series_at(H5File *f, const char *run, const char *name, double context)
+/* A run's series (n values, NULL if absent; free it). */
+static double *run_series(H5File *f, const char *run, const char *name, size_t *n)
 {
     char path[256], err[256];
-    double *ctx = NULL, *v = NULL, out = NAN;
-    size_t n, m;
-    snprintf(path, sizeof path, "runs/%s/context", run);
-    if (h5io_read_doubles(f, path, &ctx, &n, err, sizeof err) == 0) {
-        snprintf(path, sizeof path, "runs/%s/%s", run, name);
-        if (h5io_read_doubles(f, path, &v, &m, err, sizeof err) == 0)
-            for (size_t i = 0; i < n && i < m; i++)
-                out = ctx[i] == context ? v[i] : out;
+    double *v = NULL;
+    snprintf(path, sizeof path, "runs/%.120s/%.120s", run, name);
+    if (h5io_read_doubles(f, path, &v, n, err, sizeof err) != 0)
+        *n = 0;
+    return v;
+}
+
+/* One row of the generation table: tokens/s at each context, the state at 64K, the step's error. */
+static void generation_row(FILE *out, H5File *f, const char *name, const double *contexts, int n_contexts)
+{
+    char run[160];
+    size_t n_ctx, n_rate, n_state;
+    double *ctx = run_series(f, name, "context", &n_ctx), *rate = run_series(f, name, "tokens_per_s", &n_rate);
+    double *state = run_series(f, name, "state_mib", &n_state), mib = NAN;
+    snprintf(run, sizeof run, "runs/%.120s", name);
+    fprintf(out, "| %s | %.0f |", name, h5io_attr_num(f, run, "batch"));
+    for (int c = 0; c < n_contexts; c++) {
+        double v = NAN;
+        for (size_t i = 0; i < n_ctx; i++) {
+            v = ctx[i] == contexts[c] && i < n_rate ? rate[i] : v;
+            mib = ctx[i] == 65536 && i < n_state ? state[i] : mib;
+        }
+        if (isnan(v))
+            fprintf(out, " - |");
+        else
+            fprintf(out, " %.3g tok/s |", v);
     }
-    free(ctx), free(v);
-    return out;
+    if (isnan(mib))
+        fprintf(out, " - |");
+    else
+        fprintf(out, " %.0f MiB |", mib);
+    fprintf(out, " %.1e |\n", h5io_attr_num(f, run, "step_vs_forward_max_error"));
+    free(ctx), free(rate), free(state);
 }
 
 void report_generation_section(FILE *out, const char *results_dir)
@@ -88,23 +110,7 @@ void report_generation_section(FILE *out, const char *results_dir)
     const double contexts[] = {1024, 4096, 16384, 65536};
     fprintf(out, "| method | batch | T = 1K | T = 4K | T = 16K | T = 64K | state at 64K | step vs forward |\n"
                  "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    for (int r = 0; r < n; r++) {
-        char run[160];
-        snprintf(run, sizeof run, "runs/%.120s", names[r]);
-        fprintf(out, "| %s | %.0f |", names[r], h5io_attr_num(f, run, "batch"));
-        for (int c = 0; c < 4; c++) {
-            const double v = series_at(f, names[r], "tokens_per_s", contexts[c]);
-            if (isnan(v))
-                fprintf(out, " - |");
-            else
-                fprintf(out, " %.3g tok/s |", v);
-        }
-        const double mib = series_at(f, names[r], "state_mib", 65536);
-        if (isnan(mib))
-            fprintf(out, " - |");
-        else
-            fprintf(out, " %.0f MiB |", mib);
-        fprintf(out, " %.1e |\n", h5io_attr_num(f, run, "step_vs_forward_max_error"));
-    }
+    for (int r = 0; r < n; r++)
+        generation_row(out, f, names[r], contexts, 4);
     h5io_close(f);
 }
