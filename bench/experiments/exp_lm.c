@@ -175,7 +175,6 @@ static int train_model(const ReproContext *ctx, Results *results, const char *na
         train_log_free(&log);
         train_state_free(&st);
     }
-    out->params = m->n_params;
     return rc;
 }
 
